@@ -1,0 +1,6 @@
+import sys
+
+
+def main() -> int:
+    print("porch-loadtest: not yet", file=sys.stderr)
+    return 2

@@ -1,0 +1,6 @@
+import sys
+
+
+def main() -> int:
+    print("porch-writer: not yet", file=sys.stderr)
+    return 2
