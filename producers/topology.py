@@ -10,8 +10,11 @@ configured differently fails at start instead of routing to a different set of q
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
+import weakref
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,45 +176,67 @@ async def _declare_on(channel: AbstractChannel, topology: Topology) -> AbstractE
 
 
 async def _agree_on_manifest(connection: AbstractConnection, topology: Topology) -> None:
-    """Read the manifest, or write ours if there is none; compare them.
+    """Read the manifest, or write ours if there is none, and compare them.
 
-    The manifest queue holds at most one message and refuses more (reject-publish), so when
-    two processes race, one publish is nacked and that process reads the winner's manifest.
+    An exclusive queue serves as a broker-side mutex (another connection declaring it gets
+    RESOURCE_LOCKED, and it vanishes with its connection), so concurrent first declarations
+    cannot both write a manifest.
     """
     wanted = topology.manifest()
-    channel = await connection.channel(publisher_confirms=True)
-    try:
-        queue = await channel.declare_queue(
-            topology.manifest_queue,
-            durable=True,
-            arguments={"x-queue-type": "quorum", "x-max-length": 1, "x-overflow": "reject-publish"},
-        )
-        for _ in range(_MANIFEST_ATTEMPTS):
+    async with _manifest_mutex(connection, topology):
+        channel = await connection.channel(publisher_confirms=True)
+        try:
+            queue = await channel.declare_queue(
+                topology.manifest_queue, durable=True, arguments={"x-queue-type": "classic"}
+            )
             message = await queue.get(no_ack=False, fail=False, timeout=10)
             if message is not None:
                 existing = json.loads(message.body)
                 await message.nack(requeue=True)
                 _compare(existing, wanted, topology.prefix)
                 return
+            await channel.default_exchange.publish(
+                aio_pika.Message(
+                    json.dumps(wanted, sort_keys=True).encode(),
+                    content_type="application/json",
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                ),
+                routing_key=topology.manifest_queue,
+                timeout=10,
+            )
+            log.info("topology.manifest_written", prefix=topology.prefix, **wanted)
+        finally:
+            if not channel.is_closed:
+                await channel.close()
+
+
+# The exclusive queue excludes other connections only; this excludes tasks sharing one.
+_connection_mutexes: weakref.WeakKeyDictionary[AbstractConnection, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+@contextlib.asynccontextmanager
+async def _manifest_mutex(
+    connection: AbstractConnection, topology: Topology
+) -> AsyncIterator[None]:
+    name = f"{topology.manifest_queue}.lock"
+    async with _connection_mutexes.setdefault(connection, asyncio.Lock()):
+        for _ in range(_MANIFEST_ATTEMPTS):
+            channel = await connection.channel()
             try:
-                await channel.default_exchange.publish(
-                    aio_pika.Message(
-                        json.dumps(wanted, sort_keys=True).encode(),
-                        content_type="application/json",
-                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                    ),
-                    routing_key=topology.manifest_queue,
-                    timeout=10,
-                )
-                log.info("topology.manifest_written", prefix=topology.prefix, **wanted)
-                return
-            except aiormq.exceptions.DeliveryError:
-                # Another process wrote its manifest first (or holds it unacked): read it.
-                await asyncio.sleep(0.05)
-        raise TopologyError(f"could not read or write the manifest queue {topology.manifest_queue}")
-    finally:
-        if not channel.is_closed:
-            await channel.close()
+                await channel.declare_queue(name, exclusive=True, auto_delete=True)
+            except aiormq.exceptions.ChannelLockedResource:
+                await asyncio.sleep(0.1)
+                continue
+            try:
+                yield
+            finally:
+                if not channel.is_closed:
+                    await channel.queue_delete(name)
+                    await channel.close()
+            return
+        raise TopologyError(f"{name} stayed locked by another process; is one stuck declaring?")
 
 
 def _compare(existing: dict[str, Any], wanted: dict[str, Any], prefix: str) -> None:
