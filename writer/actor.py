@@ -1,0 +1,280 @@
+"""One partition's actor: a serial consumer that applies its deliveries in order, in batches.
+
+Acknowledgement per failure class:
+- applied or answered with a domain outcome (rejected, stale, conflict, duplicate): ack after
+  the COMMIT that recorded it;
+- a transient database error: hold the batch and retry it with backoff, never skip, never ack;
+- anything unexpected (a bug, a poison delivery): close the channel, so the broker returns the
+  deliveries to the head of the queue and counts the attempt; after the delivery limit it
+  dead-letters the delivery;
+- cancellation: no ack; the channel's close returns the deliveries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import aiormq
+import asyncpg
+import structlog
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
+
+from messages.outcomes import Outcome
+from messages.settings import Settings
+from producers.topology import Topology
+from writer.batch import BatchItem, apply_batch
+from writer.errors import BrokerLost, ChannelLost
+from writer.intake import batch_item, received_from
+from writer.replies import send_outcome
+from writer.roles import Authorizer
+from writer.transient import is_transient
+
+log = structlog.get_logger(__name__)
+
+CONSUMER_CHECK_S = 5.0
+"""How often an idle actor checks that the broker did not cancel its consumer silently."""
+
+
+@dataclass
+class ActorStats:
+    batches: int = 0
+    deliveries: int = 0
+    restarts: int = 0
+    batch_sizes: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _Consumer:
+    channel: AbstractChannel
+    inbox: asyncio.Queue[AbstractIncomingMessage]
+    stopped: asyncio.Event
+    tag: str
+
+
+class PartitionActor:
+    def __init__(
+        self,
+        partition: int,
+        *,
+        connection: AbstractConnection,
+        pool: asyncpg.Pool,
+        topology: Topology,
+        settings: Settings,
+        authorizer: Authorizer,
+        stop: asyncio.Event,
+        until_empty: bool = False,
+    ) -> None:
+        self.partition = partition
+        self.queue_name = topology.queue(partition)
+        self.stats = ActorStats()
+        self._connection = connection
+        self._pool = pool
+        self._settings = settings
+        self._authorizer = authorizer
+        self._stop = stop
+        self._until_empty = until_empty
+        self._log = log.bind(partition=partition)
+
+    async def run(self) -> None:
+        """Serve until stopped (or, in drain mode, until the queue is empty).
+
+        Raises `BrokerLost` when the connection dies; channel-level failures are handled here.
+        """
+        backoff = self._settings.retry_initial_s
+        while not self._stop.is_set():
+            if self._connection.is_closed:
+                raise BrokerLost(f"connection closed under partition {self.partition}")
+            consumer: _Consumer | None = None
+            try:
+                consumer = await self._start_consumer()
+                await self._serve(consumer)
+                backoff = self._settings.retry_initial_s
+            except (ChannelLost, aiormq.exceptions.AMQPChannelError) as error:
+                self._log.warning("partition.channel_lost", error=repr(error))
+            except (aiormq.exceptions.AMQPConnectionError, ConnectionError) as error:
+                raise BrokerLost(repr(error)) from error
+            except Exception:
+                # Unexpected: maybe a poison delivery. Closing the channel returns it with its
+                # delivery count raised; the broker dead-letters it at the delivery limit.
+                self._log.exception("partition.crashed", restart_in_s=backoff)
+            finally:
+                if consumer is not None:
+                    await self._close(consumer.channel)
+            if self._stop.is_set():
+                return
+            if self._until_empty and consumer is not None and await self._queue_is_empty():
+                return
+            self.stats.restarts += 1
+            await self._pause(backoff)
+            backoff = min(backoff * 2, self._settings.retry_max_s)
+
+    async def _start_consumer(self) -> _Consumer:
+        channel = await self._connection.channel(publisher_confirms=False)
+        await channel.set_qos(prefetch_count=self._settings.prefetch)
+        inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+        stopped = asyncio.Event()
+        channel.close_callbacks.add(lambda *_: stopped.set())
+        underlay = await channel.get_underlay_channel()
+        # aiormq drops a broker-side basic.cancel (queue deleted, consumer timeout) unless told.
+        underlay.on_consumer_cancel_callbacks.add(lambda *_: stopped.set())
+        queue = await channel.get_queue(self.queue_name, ensure=False)
+
+        async def deliver(message: AbstractIncomingMessage) -> None:
+            inbox.put_nowait(message)
+
+        tag = await queue.consume(deliver, no_ack=False)
+        return _Consumer(channel, inbox, stopped, tag)
+
+    async def _serve(self, consumer: _Consumer) -> None:
+        while not self._stop.is_set():
+            batch = await self._collect(consumer)
+            if batch is None:
+                return
+            await self._handle(consumer.channel, batch)
+
+    async def _collect(self, consumer: _Consumer) -> list[AbstractIncomingMessage] | None:
+        """The next batch: what has arrived, waiting at most batch_wait_ms for more.
+
+        None when the actor should leave its consumer: stop, drain, or a consumer gone quiet.
+        """
+        first = await self._first(consumer)
+        if first is None:
+            return None
+        batch = [first]
+        limit = self._settings.batch_max
+        deadline = time.monotonic() + self._settings.batch_wait_ms / 1000
+        while len(batch) < limit:
+            if not consumer.inbox.empty():
+                batch.append(consumer.inbox.get_nowait())
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(await asyncio.wait_for(consumer.inbox.get(), remaining))
+            except TimeoutError:
+                break
+        return batch
+
+    async def _first(self, consumer: _Consumer) -> AbstractIncomingMessage | None:
+        if not consumer.inbox.empty():
+            return consumer.inbox.get_nowait()
+        idle_timeout = 0.2 if self._until_empty else CONSUMER_CHECK_S
+        getter = asyncio.ensure_future(consumer.inbox.get())
+        stop = asyncio.ensure_future(self._stop.wait())
+        stopped = asyncio.ensure_future(consumer.stopped.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {getter, stop, stopped}, timeout=idle_timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for waiter in (stop, stopped):
+                waiter.cancel()
+        if getter in done:
+            return getter.result()
+        getter.cancel()
+        if stopped in done or consumer.channel.is_closed:
+            raise ChannelLost(f"the consumer of {self.queue_name} was cancelled or closed")
+        if stop in done or self._until_empty:
+            return None
+        await self._check_consumer(consumer)
+        return None if self._stop.is_set() else await self._first(consumer)
+
+    async def _check_consumer(self, consumer: _Consumer) -> None:
+        underlay = await consumer.channel.get_underlay_channel()
+        if consumer.tag not in underlay.consumers:
+            raise ChannelLost(f"the broker cancelled the consumer of {self.queue_name}")
+
+    async def _handle(self, channel: AbstractChannel, batch: list[AbstractIncomingMessage]) -> None:
+        started = time.perf_counter()
+        limits = self._settings.limits
+        items = [batch_item(received_from(message), limits, self._authorizer) for message in batch]
+        outcomes = await self._apply(channel, items)
+        try:
+            await batch[-1].ack(multiple=True)
+        except (aiormq.exceptions.AMQPError, RuntimeError) as error:
+            # The deliveries come again after the reconnect; the intent log absorbs them.
+            raise ChannelLost(f"ack failed after commit: {error!r}") from error
+        await self._reply(channel, batch, outcomes)
+        self._record(items, outcomes, started)
+
+    async def _apply(self, channel: AbstractChannel, items: Sequence[BatchItem]) -> list[Outcome]:
+        """Apply the batch, holding it through transient database failures."""
+        backoff = self._settings.retry_initial_s
+        while True:
+            try:
+                async with self._pool.acquire(timeout=30) as connection:
+                    result = await apply_batch(connection, self.partition, items)
+                return result.outcomes
+            except Exception as error:
+                if not is_transient(error):
+                    raise
+                self._log.warning("partition.halted", error=repr(error), retry_in_s=backoff)
+            if channel.is_closed:
+                raise ChannelLost("the channel closed while the database was unavailable")
+            if self._stop.is_set():
+                raise ChannelLost("stopping while the database is unavailable: batch returned")
+            await self._pause(backoff)
+            backoff = min(backoff * 2, self._settings.retry_max_s)
+
+    async def _reply(
+        self,
+        channel: AbstractChannel,
+        batch: list[AbstractIncomingMessage],
+        outcomes: list[Outcome],
+    ) -> None:
+        for message, outcome in zip(batch, outcomes, strict=True):
+            if message.reply_to:
+                correlation_id = message.correlation_id or message.message_id or ""
+                await send_outcome(channel, message.reply_to, correlation_id, outcome)
+
+    def _record(self, items: Sequence[BatchItem], outcomes: list[Outcome], started: float) -> None:
+        self.stats.batches += 1
+        self.stats.deliveries += len(items)
+        self.stats.batch_sizes.append(len(items))
+        counts: dict[str, int] = {}
+        for item, outcome in zip(items, outcomes, strict=True):
+            counts[outcome.status] = counts.get(outcome.status, 0) + 1
+            if outcome.status != "applied":
+                intent = item.intent
+                self._log.info(
+                    "intent.not_applied",
+                    intent_id=str(item.log_id),
+                    kind=intent.kind if intent else item.received.type,
+                    package=intent.partition_key if intent else None,
+                    outcome=outcome.status,
+                    reason=getattr(outcome, "reason", None),
+                    detail=getattr(outcome, "message", None),
+                )
+        self._log.info(
+            "batch.applied",
+            size=len(items),
+            ms=round((time.perf_counter() - started) * 1000, 2),
+            **counts,
+        )
+
+    async def _queue_is_empty(self) -> bool:
+        """Exact in drain mode: our channel is closed, so nothing is held unacked by us."""
+        channel = await self._connection.channel()
+        try:
+            queue = await channel.declare_queue(self.queue_name, passive=True)
+            return queue.declaration_result.message_count == 0
+        finally:
+            await self._close(channel)
+
+    async def _pause(self, seconds: float) -> None:
+        """Back off, but wake at once on stop."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
+
+    @staticmethod
+    async def _close(channel: AbstractChannel) -> None:
+        # Closing the channel, never basic.cancel: its unacked deliveries return to the head of
+        # the queue, and the standby consumer cannot start past them.
+        if not channel.is_closed:
+            with contextlib.suppress(aiormq.exceptions.AMQPError, ConnectionError, RuntimeError):
+                await channel.close()
