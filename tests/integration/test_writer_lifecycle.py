@@ -10,9 +10,9 @@ from messages.outcomes import Applied, Rejected, RejectReason
 from tests.dbstate import all_resource_xmins, latest_of, resources_of, revision_row
 from tests.factories import (
     NS,
+    applied_version,
     apply,
     apply_one,
-    applied_version,
     make_external,
     make_lifecycle,
     make_metadata,

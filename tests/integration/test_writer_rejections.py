@@ -13,9 +13,9 @@ from messages.outcomes import Conflict, Rejected, RejectReason, Stale
 from tests.dbstate import snapshot
 from tests.factories import (
     NS,
+    applied_version,
     apply,
     apply_one,
-    applied_version,
     make_create,
     make_delete,
     make_external,
@@ -75,7 +75,7 @@ REJECTIONS: dict[str, tuple[Callable[[], Intent], RejectReason]] = {
     "delete-unknown": (lambda: make_delete(NS, "pkg", "nope"), R.UNKNOWN_REVISION),
     "push-other-package": (lambda: make_push(NS, "pub", "pkg-v1", RES), R.UNKNOWN_REVISION),
     "delete-other-package": (lambda: make_delete(NS, "pub", "pkg-v1"), R.UNKNOWN_REVISION),
-    "register-twice": (lambda: make_repository(), R.ALREADY_EXISTS),
+    "register-twice": (make_repository, R.ALREADY_EXISTS),
     "create-twice": (lambda: make_create(NS, "pkg", "pkg-v1"), R.ALREADY_EXISTS),
     "create-name-of-other-package": (lambda: make_create(NS, "pub", "pkg-v1"), R.ALREADY_EXISTS),
     "create-package-in-other-repo": (

@@ -10,9 +10,9 @@ from tests.dbstate import latest_of, pending_render, resources_of, revision_row
 from tests.factories import (
     NS,
     SERVER_USER,
+    applied_version,
     apply,
     apply_one,
-    applied_version,
     make_create,
     make_delete,
     make_external,
