@@ -121,10 +121,8 @@ async def _attempt(
             {package_lock_key(item.intent.partition_key) for item in items if item.intent}
         )
         await gateway.lock_partition_and_packages(PARTITION_LOCK_CLASS, partition, package_keys)
-        candidate_ids = {item.log_id for item in items} | {
-            reused_id(item.log_id, item.received.body) for item in items
-        }
-        run = _Run(partition, isolate, await gateway.fetch_logged(candidate_ids))
+        logged = await gateway.fetch_logged({item.log_id for item in items})
+        run = _Run(partition, isolate, logged)
         for item in items:
             run.outcomes.append(await _process(gateway, run, item))
         await gateway.insert_log(run.records)
@@ -135,7 +133,7 @@ async def _process(gateway: Gateway, run: _Run, item: BatchItem) -> Outcome:
     digest = body_digest(item.received.body)
     prior = run.logged.get(item.log_id)
     if prior is not None and prior.digest != digest:
-        return _reused(run, item, digest)
+        return await _reused(gateway, run, item, digest)
     replaying = prior is not None and prior.status == DEAD_LETTERED and item.is_replay
     if prior is not None and not replaying:
         return Duplicate(intent_id=item.log_id, original=prior.outcome)
@@ -144,9 +142,14 @@ async def _process(gateway: Gateway, run: _Run, item: BatchItem) -> Outcome:
     return outcome
 
 
-def _reused(run: _Run, item: BatchItem, digest: str) -> Outcome:
-    """A second, different body under a known id: rejected, recorded under a derived id."""
+async def _reused(gateway: Gateway, run: _Run, item: BatchItem, digest: str) -> Outcome:
+    """A second, different body under a known id: rejected, recorded under a derived id.
+
+    Rare, so its lookup is a query of its own rather than hashing every body twice up front.
+    """
     record_id = reused_id(item.log_id, item.received.body)
+    if record_id not in run.logged:
+        run.logged.update(await gateway.fetch_logged([record_id]))
     prior = run.logged.get(record_id)
     if prior is not None:
         return Duplicate(intent_id=item.log_id, original=prior.outcome)

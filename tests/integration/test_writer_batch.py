@@ -112,6 +112,20 @@ async def test_an_id_reused_for_another_body_is_rejected_and_recorded_apart(
     ]
 
 
+async def test_id_reuse_within_one_batch(db: asyncpg.Connection) -> None:
+    await setup_draft(db, PKG, REV)
+    original = make_push(NS, PKG, REV, sample_resources(a__yaml="1"))
+    impostor = to_item(original.model_copy(update={"resources": {}}))
+
+    applied, reused, again = await apply_items(db, [to_item(original), impostor, impostor])
+
+    assert isinstance(applied, Applied)
+    assert isinstance(reused, Rejected)
+    assert reused.reason is RejectReason.ID_REUSED
+    assert again == Duplicate(intent_id=original.intent_id, original=reused)
+    assert await resources_of(db, NS, REV) == original.resources
+
+
 async def test_early_rejections_are_recorded_and_deduplicated(db: asyncpg.Connection) -> None:
     garbage = Received(body=b"{not json", content_type="application/json", message_id="m-1")
     forbidden_intent = make_push(NS, PKG, REV, sample_resources())
