@@ -76,6 +76,10 @@ def environment(settings: Settings, **overrides: Any) -> dict[str, str]:
 
 
 def writer_command() -> list[str]:
+    """The installed `porch-writer` script of this environment."""
+    script = Path(sys.executable).parent / "porch-writer"
+    if script.exists():
+        return [str(script)]
     return [sys.executable, "-c", "import sys; from writer.cli import main; sys.exit(main())"]
 
 
@@ -84,6 +88,7 @@ class WriterProcess:
 
     def __init__(self, settings: Settings, log_path: Path, *args: str, **overrides: Any) -> None:
         self.log_path = log_path
+        log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = log_path.open("w")
         self.process = subprocess.Popen(
             [*writer_command(), "run", *args],
@@ -93,7 +98,8 @@ class WriterProcess:
         )
 
     def events(self, name: str | None = None) -> list[dict[str, Any]]:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         found = []
         for line in self.log_path.read_text().splitlines():
             try:
@@ -113,6 +119,10 @@ class WriterProcess:
         self._log.close()
         return code
 
+    def close(self) -> None:
+        if not self._log.closed:
+            self._log.close()
+
     def kill(self) -> None:
         self.signal(signal.SIGKILL)
 
@@ -131,6 +141,7 @@ def writer_processes(
         for process in processes:
             process.kill()
             process.process.wait(10)
+            process.close()
 
 
 async def log_count(database_url: str) -> int:
