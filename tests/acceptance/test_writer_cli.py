@@ -42,7 +42,7 @@ async def test_migrate_creates_the_database_and_is_safe_to_rerun(settings: Setti
     fresh = settings.database_url.rsplit("/", 1)[0] + "/" + settings.topology_prefix + "_fresh"
     first = await run_cli(settings, "migrate", database_url=fresh)
     assert first.returncode == 0, first.stderr
-    assert "applied 2 migration(s)" in first.stdout
+    assert "applied 3 migration(s)" in first.stdout
     again = await run_cli(settings, "migrate", database_url=fresh)
     assert again.returncode == 0, again.stderr
     assert "applied 0 migration(s)" in again.stdout
@@ -57,7 +57,7 @@ async def test_two_migrations_at_once_both_succeed(settings: Settings) -> None:
     assert [result.returncode for result in results] == [0, 0, 0], [r.stderr for r in results]
     applied = sorted(last_line(result.stdout) for result in results)
     assert applied == ["applied 0 migration(s)", "applied 0 migration(s)", applied[2]]
-    assert applied[2].startswith("applied 2 migration(s)")
+    assert applied[2].startswith("applied 3 migration(s)")
     await drop_database(settings, f"{settings.topology_prefix}_race")
 
 
