@@ -70,7 +70,11 @@ class Writer:
         self._authorizer.warn_if_open()
         log.info("writer.starting", partitions=self.partitions, until_empty=self.until_empty)
         pool = await asyncpg.create_pool(
-            self.settings.database_url, min_size=0, max_size=min(len(self.partitions), 16) + 2
+            self.settings.database_url,
+            min_size=0,
+            max_size=min(len(self.partitions), 16) + 2,
+            # Shown in pg_stat_activity, so operators (and fault tests) can find the writer.
+            server_settings={"application_name": self.name},
         )
         try:
             if await wait_for_schema(pool, self._stop, self.settings):
