@@ -25,6 +25,10 @@ TRANSIENT_SQLSTATES = frozenset(
         "40003",  # statement_completion_unknown
         "55P03",  # lock_not_available (lock_timeout)
         "25006",  # read_only_sql_transaction: connected to a standby after failover
+        # object_not_in_prerequisite_state: what connecting answers while the database does not
+        # accept connections (ALTER DATABASE ... ALLOW_CONNECTIONS false, maintenance). The
+        # writer's own statements (DML and advisory locks) do not raise it.
+        "55000",
     }
 )
 TRANSIENT_SQLSTATE_CLASSES = frozenset({"08"})  # connection exceptions

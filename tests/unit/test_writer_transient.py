@@ -27,6 +27,9 @@ TRANSIENT = [
     asyncpg.ReadOnlySQLTransactionError("cannot execute INSERT in a read-only transaction"),
     asyncpg.QueryCanceledError("canceling statement due to statement timeout"),
     asyncpg.DiskFullError("no space left"),
+    asyncpg.ObjectNotInPrerequisiteStateError(
+        'database "porch" is not currently accepting connections'
+    ),
 ]
 
 DATA_ERRORS = [
