@@ -47,12 +47,23 @@ def _sqlstate(error: BaseException) -> str | None:
     return state if isinstance(state, str) else None
 
 
+# asyncpg's protocol states in which the server already sent a (fatal) error: a connection that
+# the server terminated while it idled in the pool holds one until the socket's close arrives.
+_DYING_PROTOCOL = ("another operation (2) is in progress", 'protocol is in the "failed" state')
+
+
 def is_transient(error: BaseException) -> bool:
     """Whether retrying the same work later can succeed without changing it."""
     if isinstance(error, asyncpg.PostgresConnectionError | OSError | TimeoutError):
         return True
     if isinstance(error, asyncpg.InterfaceError) and "closed" in str(error):
         # "connection is closed": the connection died between two statements.
+        return True
+    if isinstance(error, asyncpg.InternalClientError) and any(
+        state in str(error) for state in _DYING_PROTOCOL
+    ):
+        # "cannot switch to state 15; another operation (2) is in progress": the first statement
+        # on a pooled connection that pg_terminate_backend (or a server restart) killed.
         return True
     state = _sqlstate(error)
     if isinstance(error, asyncpg.PostgresError) and state is not None:

@@ -30,6 +30,8 @@ TRANSIENT = [
     asyncpg.ObjectNotInPrerequisiteStateError(
         'database "porch" is not currently accepting connections'
     ),
+    asyncpg.InternalClientError("cannot switch to state 15; another operation (2) is in progress"),
+    asyncpg.InternalClientError('cannot switch to state 12; protocol is in the "failed" state'),
 ]
 
 DATA_ERRORS = [
@@ -47,6 +49,7 @@ NEITHER = [
     asyncpg.UndefinedTableError('relation "resources" does not exist'),
     asyncpg.PostgresSyntaxError("syntax error"),
     asyncpg.InterfaceError("cannot perform operation: another operation is in progress"),
+    asyncpg.InternalClientError("cannot switch to state 15; another operation (12) is in progress"),
     ValueError("a bug"),
     KeyError("kind"),
 ]
