@@ -99,6 +99,8 @@ class Writer:
                 continue
             try:
                 await declare(connection, self.topology)
+                # Connected: a later loss is a new outage, retried from the shortest pause.
+                backoff = self.settings.retry_initial_s
                 await self._supervise(connection, pool)
                 return
             except (BrokerLost, aiormq.exceptions.AMQPConnectionError, ConnectionError) as error:

@@ -12,6 +12,7 @@ from messages import Applied
 from messages.settings import Settings
 from producers import Publisher
 from tests.factories import NS, make_repository
+from tests.faults.harness.proxy import ChaosProxy
 from tests.pipeline import consuming, running_writer
 from tests.services import database_url_named
 from tests.waiting import wait_until
@@ -54,3 +55,25 @@ async def test_a_database_refusing_connections_halts_the_partition_in_place(
     crashed = [event for event in events if event["event"] == "partition.crashed"]
     assert not crashed, "the partition crashed (and had its deliveries redelivered)"
     assert all(actor.stats.restarts == 0 for actor in writer.actors.values())
+
+
+async def test_each_broker_outage_is_retried_from_the_shortest_backoff(settings: Settings) -> None:
+    """A writer that reconnected and served is not penalised for earlier outages: after its
+    eighth lost connection it is back as fast as after its first."""
+    patient = settings.model_copy(update={"retry_initial_s": 0.05, "retry_max_s": 30.0})
+    async with ChaosProxy.running(settings.amqp_url) as proxy:
+        through_proxy = patient.model_copy(update={"amqp_url": proxy.url(settings.amqp_url)})
+        async with running_writer(through_proxy) as writer, Publisher(patient) as publisher:
+            await consuming(writer)
+            await publisher.request(make_repository(NS, "repo"), timeout=30)
+            loop = asyncio.get_running_loop()
+            took = []
+            for _ in range(8):
+                assert await proxy.drop_all() >= 1
+                started = loop.time()
+                outcome = await publisher.request(make_repository(NS, "repo"), timeout=60)
+                took.append(loop.time() - started)
+                assert outcome.status == "rejected"  # already_exists: answered, so served
+    # Without a reset the pause doubles each time: 0.05 s after the first loss, 6.4 s after the
+    # eighth.
+    assert took[-1] < 2.0, f"seconds to answer after each lost connection: {took}"
