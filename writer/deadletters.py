@@ -31,7 +31,18 @@ def _decoded(received: Received) -> Intent | None:
 
 def _as_json(value: Mapping[str, object]) -> str:
     # AMQP headers may hold bytes, datetimes or decimals: keep them readable, never fail here.
-    return json.dumps(dict(value), default=str, sort_keys=True)
+    return json.dumps(_without_nul(dict(value)), default=str, sort_keys=True)
+
+
+def _without_nul(value: object) -> object:
+    """jsonb refuses the \\u0000 escape: a NUL in a header or property is stored as text."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\\x00")
+    if isinstance(value, Mapping):
+        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_nul(item) for item in value]
+    return value
 
 
 def dead_letter_row(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import asyncpg
 
 from messages.envelope import Received
@@ -105,3 +107,16 @@ async def test_an_unreadable_delivery_is_dead_lettered_under_its_derived_id(
     (entry,) = await Gateway(db).fetch_log_in_order()
     assert entry.intent_id == letter.log_id
     assert entry.status == "dead_lettered"
+
+
+async def test_a_dead_letter_whose_headers_hold_a_nul_is_stored(db: asyncpg.Connection) -> None:
+    """jsonb refuses \\u0000; storing such a dead letter failed and stopped the whole writer."""
+    received = to_received(make_push(NS, "pkg", "pkg-v1", sample_resources()))
+    received = dataclasses.replace(
+        received,
+        headers={**received.headers, "x-note": "a\x00b", "x-list": ["\x00"]},
+    )
+    assert await dead_letter(db, received)
+    (letter,) = await list_dead_letters(db)
+    assert letter.headers["x-note"] == "a\\x00b"
+    assert letter.headers["x-list"] == ["\\x00"]
