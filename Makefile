@@ -2,7 +2,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint schema
+.PHONY: run test lint schema faults
 
 $(BIN)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -20,6 +20,13 @@ lint: $(BIN)/.installed
 
 test: lint
 	$(BIN)/pytest
+
+# The full fault suite of docs/RELIABILITY.md: every fault at least 25 times, the model test with
+# 500 examples; its table is printed at the end and written to build/fault-report.json.
+FAULT_ROUNDS ?= 25
+faults: $(BIN)/.installed
+	PORCH_FAULT_ROUNDS=$(FAULT_ROUNDS) PORCH_FAULT_REPORT=build/fault-report.json \
+		$(BIN)/pytest tests/faults -m "slow or not slow"
 
 schema: $(BIN)/.installed
 	$(BIN)/python -m messages.schema
