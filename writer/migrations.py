@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from importlib.resources import files
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import asyncpg
 import structlog
-from yarl import URL
 
 from writer.errors import MigrationError
 from writer.gateway import Gateway
@@ -88,11 +88,11 @@ async def _connect_creating(database_url: str) -> asyncpg.Connection:
         return await asyncpg.connect(database_url)
     except asyncpg.InvalidCatalogNameError:
         pass
-    url = URL(database_url)
-    name = url.path.lstrip("/")
+    parts = urlsplit(database_url)
+    name = unquote(parts.path.lstrip("/"))
     if not name:
-        raise MigrationError(f"the database URL names no database: {url.with_password(None)}")
-    admin = await asyncpg.connect(str(url.with_path("/" + _MAINTENANCE_DATABASE)))
+        raise MigrationError("the database URL names no database")
+    admin = await asyncpg.connect(urlunsplit(parts._replace(path="/" + _MAINTENANCE_DATABASE)))
     try:
         await Gateway(admin).create_database(name)
         log.info("database_created", database=name)

@@ -1,0 +1,41 @@
+"""The apply logic: one function per intent kind, found through `HANDLERS`.
+
+Each function takes the gateway, the intent and the context, checks every precondition before
+its first write, and returns the final outcome. Database errors propagate to the batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from messages.intents import Intent
+from messages.outcomes import FinalOutcome
+from writer.apply import lifecycle, metadata, repositories, resources, revisions, sync
+from writer.apply.common import ApplyContext
+from writer.gateway import Gateway
+
+# Any: each handler takes its own intent model; the table is keyed by that model's `kind`.
+Handler = Callable[[Gateway, Any, ApplyContext], Awaitable[FinalOutcome]]
+
+HANDLERS: dict[str, Handler] = {
+    "repository_register": repositories.register,
+    "repository_update": repositories.update,
+    "repository_remove": repositories.remove,
+    "revision_create": revisions.create,
+    "resources_update": resources.push,
+    "render_result": resources.render,
+    "lifecycle_change": lifecycle.change,
+    "revision_publish": lifecycle.publish,
+    "metadata_set": metadata.set_metadata,
+    "revision_delete": revisions.delete,
+    "placeholder_upsert": sync.upsert_placeholder,
+    "external_revision_sync": sync.sync_external,
+}
+
+
+async def apply_intent(gateway: Gateway, intent: Intent, context: ApplyContext) -> FinalOutcome:
+    return await HANDLERS[intent.kind](gateway, intent, context)
+
+
+__all__ = ["HANDLERS", "ApplyContext", "apply_intent"]

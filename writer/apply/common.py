@@ -1,0 +1,105 @@
+"""What every apply function shares: its context, outcome builders and precondition checks.
+
+Apply functions check every precondition before their first write, so a rejection, a conflict
+or a stale result leaves the database exactly as it was (only the intent log records it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from messages.fields import Lifecycle
+from messages.intents import IntentBase, RevisionIntent
+from messages.outcomes import Applied, Conflict, Rejected, RejectReason
+from writer.gateway import Gateway
+from writer.rows import Placement, RevisionRow
+
+DEFAULT_UPDATED_BY = "porch-writer"
+
+
+@dataclass(frozen=True)
+class ApplyContext:
+    """Who is writing: porch's `updatedby` column is the producer's (broker-validated) user."""
+
+    updated_by: str = DEFAULT_UPDATED_BY
+
+    @classmethod
+    def for_user(cls, user_id: str | None) -> ApplyContext:
+        return cls(updated_by=user_id or DEFAULT_UPDATED_BY)
+
+
+def applied(intent: IntentBase, version: int | None, revision: int | None = None) -> Applied:
+    return Applied(intent_id=intent.intent_id, version=version, revision=revision)
+
+
+def rejected(intent: IntentBase, reason: RejectReason, message: str) -> Rejected:
+    return Rejected(intent_id=intent.intent_id, reason=reason, message=message)
+
+
+def revision_label(intent: RevisionIntent) -> str:
+    return f"package revision {intent.namespace}/{intent.revision_name}"
+
+
+async def load_revision(gateway: Gateway, intent: RevisionIntent) -> RevisionRow | Rejected:
+    """The revision the intent names, locked; or `unknown_revision`.
+
+    A revision of another package counts as unknown: the batch holds only the lock of the
+    intent's own package, so writing another package's revision would bypass its writer.
+    """
+    row = await gateway.fetch_revision(intent.namespace, intent.revision_name)
+    if row is None:
+        return rejected(intent, RejectReason.UNKNOWN_REVISION, f"no {revision_label(intent)}")
+    if row.package != intent.package:
+        return rejected(
+            intent,
+            RejectReason.UNKNOWN_REVISION,
+            f"{revision_label(intent)} belongs to package {row.package!r}, not {intent.package!r}",
+        )
+    return row
+
+
+def check_expected(
+    intent: IntentBase, expected_version: int | None, row: RevisionRow
+) -> Conflict | None:
+    if expected_version is None or expected_version == row.version:
+        return None
+    return Conflict(
+        intent_id=intent.intent_id, expected_version=expected_version, current_version=row.version
+    )
+
+
+def require_draft(intent: RevisionIntent, row: RevisionRow) -> Rejected | None:
+    if row.lifecycle is Lifecycle.DRAFT:
+        return None
+    return rejected(
+        intent,
+        RejectReason.NOT_DRAFT,
+        f"{revision_label(intent)} is {row.lifecycle.value}; only a Draft's resources change",
+    )
+
+
+def check_placement(
+    intent: RevisionIntent, repository: str, placement: Placement
+) -> Rejected | None:
+    """A new or upserted revision needs its repository, and its package must live there."""
+    if not placement.repository_exists:
+        return rejected(
+            intent,
+            RejectReason.UNKNOWN_REPOSITORY,
+            f"no repository {intent.namespace}/{repository}",
+        )
+    if placement.package_repository not in (None, repository):
+        return rejected(
+            intent,
+            RejectReason.ALREADY_EXISTS,
+            f"package {intent.namespace}/{intent.package} exists in repository "
+            f"{placement.package_repository!r}, not {repository!r}",
+        )
+    existing = placement.revision
+    if existing is not None and existing.package != intent.package:
+        return rejected(
+            intent,
+            RejectReason.ALREADY_EXISTS,
+            f"{revision_label(intent)} exists in package {existing.package!r}",
+        )
+    return None
