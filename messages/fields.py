@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from enum import StrEnum
 from typing import Annotated
 
@@ -55,10 +56,15 @@ def _check_resource_key(key: str) -> str:
     return key
 
 
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
+"""NUL, C0 controls and DEL. One regex scan: a per-character Python loop cost ~4 us per key,
+which every producer and the writer pay for every resource of every intent."""
+
+
 def resource_key_problem(key: str) -> str | None:
     if key == "":
         return "empty"
-    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in key):
+    if _CONTROL_CHARACTER.search(key):
         return "contains a NUL or control character"
     if key.startswith("/"):
         return "absolute path"
