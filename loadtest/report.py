@@ -76,6 +76,7 @@ def as_dict(outcome: RunOutcome) -> dict[str, Any]:
         "lost_count": len(check.lost) if is_pipeline else None,
         "lost_intents": [str(intent) for intent in check.lost],
         "applied_twice": check.applied_twice,
+        "mismatched_outcomes": check.mismatched,
         "batch_sizes": batch_summary(check.batch_sizes) if is_pipeline else None,
         "pacing": {
             "rate": outcome.config.rate,
@@ -108,6 +109,19 @@ def _batches_line(batches: dict[str, Any] | None) -> str | None:
     )
 
 
+def _pacing_line(report: dict[str, Any]) -> str | None:
+    pacing = report["pacing"]
+    if pacing["rate"] is None:
+        return None
+    line = (
+        f"offered {pacing['rate']:.0f}/s, started {report['offered_per_s']:.1f}/s; "
+        f"{pacing['late_starts']} writes started late (max {pacing['max_lag_ms']:.1f} ms)"
+    )
+    if pacing["dropped_slots"]:
+        line += f"; {pacing['dropped_slots']} slots dropped: the system could not keep up"
+    return line
+
+
 def render_table(report: dict[str, Any]) -> str:
     work, outcomes = report["workload"], report["outcomes"]
     lines = [
@@ -131,6 +145,9 @@ def render_table(report: dict[str, Any]) -> str:
     )
     if report["reasons"]:
         lines.append("  reasons     " + "  ".join(f"{k} {v}" for k, v in report["reasons"].items()))
+    pacing = _pacing_line(report)
+    if pacing:
+        lines.append(f"  pacing      {pacing}")
     batches = _batches_line(report["batch_sizes"])
     if batches:
         lines.append(f"  batches     {batches}")
@@ -145,7 +162,8 @@ def _verification_lines(report: dict[str, Any]) -> list[str]:
     lines = [
         f"  verified    {report['revisions_checked']} package revisions: "
         f"{report['corrupt_count']} corrupt, lost intents {lost}, "
-        f"applied twice {len(report['applied_twice'])}"
+        f"applied twice {len(report['applied_twice'])}, "
+        f"outcomes differing from the log {len(report['mismatched_outcomes'])}"
     ]
     for item in report["corrupt_packages"][:MAX_LISTED]:
         lines.append(f"    CORRUPT {item['revision']}: " + "; ".join(item["problems"]))
@@ -155,6 +173,8 @@ def _verification_lines(report: dict[str, Any]) -> list[str]:
         lines.append(f"    LOST intent {intent}")
     for problem in report["applied_twice"][:MAX_LISTED]:
         lines.append(f"    APPLIED TWICE {problem}")
+    for problem in report["mismatched_outcomes"][:MAX_LISTED]:
+        lines.append(f"    MISMATCH {problem}")
     for problem in report["writer_problems"]:
         lines.append(f"    WRITER {problem}")
     for note in report["notes"]:

@@ -86,6 +86,11 @@ async def _setup(backend: Backend, book: ContentBook, board: Board, ledger: Ledg
         )
 
 
+def _phase(config: RunConfig, message: str) -> None:
+    if config.progress:
+        print(message, file=sys.stderr, flush=True)
+
+
 async def _progress(mode: Mode, stats: Stats, stream: TextIO) -> None:
     try:
         while True:
@@ -144,6 +149,7 @@ async def run_mode(
     try:
         loop = asyncio.get_running_loop()
         started = loop.time()
+        _phase(config, f"[{mode}] creating {spec.shape.packages} packages in {names.namespace}")
         await _setup(backend, book, board, ledger)
         setup_s = loop.time() - started
         context = RunContext(
@@ -159,6 +165,7 @@ async def run_mode(
         await _drive(context, config, mode)
     finally:
         await backend.close()
+    _phase(config, f"[{mode}] verifying")
     connection = await asyncpg.connect(settings.database_url)
     try:
         verification = await verify(

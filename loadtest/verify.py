@@ -7,7 +7,8 @@ in the locked mode the applied write with the highest version (its commit order)
 and legacy modes promise no order, so there only "exactly one write's full set" is checked.
 
 In the pipeline, every intent the broker confirmed must have an outcome in the intent log (none
-lost), and no intent may have been applied twice (versions strictly increase along seq).
+lost), no intent may have been applied twice (versions strictly increase along seq), and the outcome
+each producer received must be the one the intent log recorded.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from loadtest.queries import QUERIES
 from messages.intents import RESOURCE_WRITING_KINDS
 
 MAX_NAMED = 5
+_RECEIVED = frozenset({Status.APPLIED, Status.STALE, Status.CONFLICT, Status.REJECTED})
+"""Outcomes a producer received first hand (not a duplicate's), comparable with the log."""
 
 Row = Mapping[str, Any] | asyncpg.Record
 """An intent_log row: asyncpg's, or a plain mapping in unit tests."""
@@ -47,12 +50,14 @@ class Verification:
     corrupt: list[Corruption] = field(default_factory=list)
     lost: list[UUID] = field(default_factory=list)
     applied_twice: list[str] = field(default_factory=list)
+    mismatched: list[str] = field(default_factory=list)
+    """Outcomes a producer received that differ from the intent log's record."""
     batch_sizes: list[int] | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not (self.corrupt or self.lost or self.applied_twice)
+        return not (self.corrupt or self.lost or self.applied_twice or self.mismatched)
 
 
 def _named(ids: Iterable[str]) -> str:
@@ -137,6 +142,23 @@ def applied_twice(rows: Sequence[Row]) -> list[str]:
     return problems
 
 
+def mismatched_outcomes(rows: Sequence[Row], ledger: Ledger) -> list[str]:
+    """Writes whose received outcome (status, version) is not what the intent log recorded."""
+    logged = {row["intent_id"]: (row["status"], row["version"]) for row in rows}
+    problems = []
+    for record in ledger:
+        if record.intent_id is None or record.status not in _RECEIVED:
+            continue
+        received = (str(record.status), record.version)
+        recorded = logged.get(record.intent_id)
+        if recorded is not None and recorded != received:
+            problems.append(
+                f"write {record.write_id} (intent {record.intent_id}) received {received}, "
+                f"the intent log holds {recorded}"
+            )
+    return problems
+
+
 async def _contents(connection: asyncpg.Connection, namespace: str) -> dict[str, dict[str, str]]:
     revisions = await connection.fetch(QUERIES["namespace_revisions"], namespace)
     contents: dict[str, dict[str, str]] = {row["k8s_name"]: {} for row in revisions}
@@ -184,6 +206,7 @@ async def verify(
         rows = await connection.fetch(QUERIES["namespace_log"], namespace)
         last = last_from_log(rows, ledger)
         result.applied_twice = applied_twice(rows)
+        result.mismatched = mismatched_outcomes(rows, ledger)
         result.batch_sizes = await batch_sizes(connection, namespace)
         if result.batch_sizes is None:
             result.notes.append("batch sizes: intent_log has no txid column yet, not measured")

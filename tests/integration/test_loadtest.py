@@ -56,6 +56,7 @@ async def test_pipeline_is_clean_and_planted_corruption_is_named(
     assert check.corrupt == []
     assert check.lost == []
     assert check.applied_twice == []
+    assert check.mismatched == []
     assert stats.writes >= 300
     assert stats.applied > 0
     assert stats.outcomes[Status.TIMEOUT] == stats.outcomes[Status.UNCONFIRMED] == 0
@@ -117,3 +118,20 @@ async def test_legacy_mode_corrupts_hot_packages(settings: Settings) -> None:
 async def test_pipeline_stays_clean_on_the_hot_workload(settings: Settings, tmp_path: Path) -> None:
     outcome = await run_pipeline(settings, replace(HOT, intents=400), tmp_path / "w.log")
     assert outcome.verification.ok
+
+
+async def test_batch_sizes_come_from_intent_log_txid(
+    settings: Settings, db: asyncpg.Connection, tmp_path: Path
+) -> None:
+    # The column the writer's intent_log is getting; IF NOT EXISTS once it has it.
+    await db.execute(
+        "ALTER TABLE intent_log ADD COLUMN IF NOT EXISTS txid BIGINT DEFAULT txid_current()"
+    )
+    outcome = await run_pipeline(settings, replace(SMALL, intents=150), tmp_path / "w.log")
+    sizes = outcome.verification.batch_sizes
+    assert sizes is not None
+    logged = await db.fetchval(
+        "SELECT count(*) FROM intent_log WHERE namespace = $1", outcome.names.namespace
+    )
+    assert sum(sizes) == logged
+    assert min(sizes) >= 1

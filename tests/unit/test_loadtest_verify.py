@@ -7,7 +7,7 @@ from typing import Any
 
 from loadtest.content import KPTFILE, ContentBook, Shape, stamp
 from loadtest.ledger import Ledger, Result, Status, WriteKind
-from loadtest.verify import applied_twice, check_content, last_from_log
+from loadtest.verify import applied_twice, check_content, last_from_log, mismatched_outcomes
 
 REVISION = "lt-repo.pkg-0000.v1"
 
@@ -117,3 +117,14 @@ def test_versions_must_strictly_increase_along_seq() -> None:
     rows.append(log_row(5, intents[0], version=30))
     (problem,) = applied_twice(rows)
     assert f"intent {intents[0]} (seq 5) applied version 30, not above 30 (seq 4)" in problem
+
+
+def test_received_outcomes_must_match_the_log() -> None:
+    ledger, _ = ledger_with_writes()
+    first, second = (record.intent_id for record in ledger)
+    assert first is not None
+    assert second is not None
+    rows = [log_row(1, first, version=1), log_row(2, second, status="conflict", version=None)]
+    (problem,) = mismatched_outcomes(rows, ledger)
+    assert problem.startswith("write s1.1 (intent")
+    assert "received ('applied', 1), the intent log holds ('conflict', None)" in problem
