@@ -46,6 +46,9 @@ class Settings(BaseSettings):
         None, description='JSON: broker user -> roles or kinds, e.g. {"render": ["render"]}'
     )
     shutdown_grace_s: float = Field(10.0, gt=0)
+    consumer_check_s: float = Field(
+        5.0, gt=0, description="how often an idle partition checks that its consumer is alive"
+    )
     retry_initial_s: float = Field(0.05, gt=0)
     retry_max_s: float = Field(5.0, gt=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -190,7 +190,7 @@ class Publisher:
             if self._waiting.get(intent_id) is future:
                 del self._waiting[intent_id]
 
-    def _on_outcome(self, message: AbstractIncomingMessage) -> None:
+    async def _on_outcome(self, message: AbstractIncomingMessage) -> None:
         try:
             intent_id = UUID(message.correlation_id or "")
             outcome = OUTCOME_ADAPTER.validate_json(message.body)

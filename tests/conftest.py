@@ -99,6 +99,7 @@ def settings(services: ServiceUrls, database_url: str, prefix: str) -> Settings:
         database_url=database_url,
         topology_prefix=prefix,
         partitions=TEST_PARTITIONS,
+        consumer_check_s=1.0,
     )
 
 

@@ -12,7 +12,7 @@ T = TypeVar("T")
 async def wait_until(
     probe: Callable[[], Awaitable[T]],
     *,
-    timeout: float = 30.0,  # noqa: ASYNC109 (a polling deadline, not a cancel scope)
+    timeout: float = 30.0,
     interval: float = 0.02,
     what: str = "condition",
 ) -> T:

@@ -17,6 +17,7 @@ import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import aiormq
 import asyncpg
@@ -34,9 +35,6 @@ from writer.roles import Authorizer
 from writer.transient import is_transient
 
 log = structlog.get_logger(__name__)
-
-CONSUMER_CHECK_S = 5.0
-"""How often an idle actor checks that the broker did not cancel its consumer silently."""
 
 
 @dataclass
@@ -71,6 +69,8 @@ class PartitionActor:
         self.partition = partition
         self.queue_name = topology.queue(partition)
         self.stats = ActorStats()
+        self.consuming = asyncio.Event()
+        """Set while a consumer is registered; for tests and drain checks."""
         self._connection = connection
         self._pool = pool
         self._settings = settings
@@ -102,6 +102,7 @@ class PartitionActor:
                 # delivery count raised; the broker dead-letters it at the delivery limit.
                 self._log.exception("partition.crashed", restart_in_s=backoff)
             finally:
+                self.consuming.clear()
                 if consumer is not None:
                     await self._close(consumer.channel)
             if self._stop.is_set():
@@ -127,6 +128,8 @@ class PartitionActor:
             inbox.put_nowait(message)
 
         tag = await queue.consume(deliver, no_ack=False)
+        self._log.info("partition.consuming", queue=self.queue_name)
+        self.consuming.set()
         return _Consumer(channel, inbox, stopped, tag)
 
     async def _serve(self, consumer: _Consumer) -> None:
@@ -163,7 +166,7 @@ class PartitionActor:
     async def _first(self, consumer: _Consumer) -> AbstractIncomingMessage | None:
         if not consumer.inbox.empty():
             return consumer.inbox.get_nowait()
-        idle_timeout = 0.2 if self._until_empty else CONSUMER_CHECK_S
+        idle_timeout = 0.2 if self._until_empty else self._settings.consumer_check_s
         getter = asyncio.ensure_future(consumer.inbox.get())
         stop = asyncio.ensure_future(self._stop.wait())
         stopped = asyncio.ensure_future(consumer.stopped.wait())
@@ -185,9 +188,22 @@ class PartitionActor:
         return None if self._stop.is_set() else await self._first(consumer)
 
     async def _check_consumer(self, consumer: _Consumer) -> None:
+        """Notice a consumer that stopped receiving, even when the broker said nothing.
+
+        The broker may cancel a consumer without a basic.cancel we see (a queue deleted and
+        declared again at once). Idle with an empty inbox, a queue that still has ready
+        messages means we are not its active consumer; re-registering costs a standby nothing.
+        """
         underlay = await consumer.channel.get_underlay_channel()
-        if consumer.tag not in underlay.consumers:
+        if consumer.tag not in cast(aiormq.Channel, underlay).consumers:
             raise ChannelLost(f"the broker cancelled the consumer of {self.queue_name}")
+        queue = await consumer.channel.declare_queue(self.queue_name, passive=True)
+        declared = queue.declaration_result
+        if declared.consumer_count == 0 or (declared.message_count or 0) > 0:
+            raise ChannelLost(
+                f"{self.queue_name} has {declared.message_count} ready message(s) and "
+                f"{declared.consumer_count} consumer(s) while this actor idles: re-consuming"
+            )
 
     async def _handle(self, channel: AbstractChannel, batch: list[AbstractIncomingMessage]) -> None:
         started = time.perf_counter()

@@ -22,7 +22,7 @@ from messages.intents import INTENT_KINDS, Intent, RepositoryIntent, RevisionInt
 from messages.outcomes import Duplicate, FinalOutcome, Outcome, Rejected, RejectReason
 from messages.partition import package_lock_key
 from writer.apply import ApplyContext, apply_intent
-from writer.gateway import Gateway
+from writer.gateway import Connection, Gateway
 from writer.rows import Logged, LogRecord
 from writer.transient import database_message, is_data_error
 
@@ -92,7 +92,7 @@ class _Run:
 
 
 async def apply_batch(
-    connection: asyncpg.Connection, partition: int, items: Sequence[BatchItem]
+    connection: Connection, partition: int, items: Sequence[BatchItem]
 ) -> BatchResult:
     """Apply `items` in order in one transaction and record each outcome in the intent log."""
     if not items:
@@ -113,7 +113,7 @@ async def apply_batch(
 
 
 async def _attempt(
-    connection: asyncpg.Connection, partition: int, items: Sequence[BatchItem], *, isolate: bool
+    connection: Connection, partition: int, items: Sequence[BatchItem], *, isolate: bool
 ) -> BatchResult:
     gateway = Gateway(connection)
     async with connection.transaction():

@@ -11,8 +11,10 @@ import structlog
 
 from messages.logs import configure_logging
 from messages.settings import ConfigError, Settings, load_settings
+from producers.errors import ProducerError
 from writer import dlq
 from writer.daemon import Writer
+from writer.errors import WriterError
 from writer.migrations import migrate
 from writer.signals import graceful_signals
 
@@ -93,5 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except argparse.ArgumentTypeError as error:
         print(f"porch-writer: {error}", file=sys.stderr)
         return 2
+    except (WriterError, ProducerError, ValueError) as error:
+        print(f"porch-writer: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130

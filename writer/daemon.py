@@ -49,9 +49,11 @@ class Writer:
         self.name = name
         self.watch_dead_letters = watch_dead_letters
         self.actors: dict[int, PartitionActor] = {}
+        self.actors_created = asyncio.Event()
+        """Set once `actors` holds this connection's actors (tests wait on it)."""
         self._authorizer = Authorizer(settings.producer_roles)
         self._stop = asyncio.Event()
-        self._main: asyncio.Task[None] | None = None
+        self._main: asyncio.Task[object] | None = None
 
     def stop(self) -> None:
         """Finish the batches in flight, close the channels, return."""
@@ -64,11 +66,15 @@ class Writer:
             self._main.cancel()
 
     async def run(self) -> None:
-        self._main = asyncio.current_task()  # type: ignore[assignment]
+        self._main = asyncio.current_task()
         self._authorizer.warn_if_open()
         log.info("writer.starting", partitions=self.partitions, until_empty=self.until_empty)
         pool = await asyncpg.create_pool(
-            self.settings.database_url, min_size=0, max_size=min(len(self.partitions), 16) + 2
+            self.settings.database_url,
+            min_size=0,
+            max_size=min(len(self.partitions), 16) + 2,
+            # Shown in pg_stat_activity, so operators (and fault tests) can find the writer.
+            server_settings={"application_name": self.name},
         )
         try:
             if await wait_for_schema(pool, self._stop, self.settings):
@@ -119,6 +125,7 @@ class Writer:
             )
             for index in self.partitions
         }
+        self.actors_created.set()
         actors = {
             asyncio.create_task(a.run(), name=f"partition-{i}") for i, a in self.actors.items()
         }
@@ -126,7 +133,10 @@ class Writer:
         if self.watch_dead_letters:
             watcher = DeadLetterWatcher(connection, pool, self.topology, self.settings, self._stop)
             helpers.add(asyncio.create_task(watcher.run(), name="dead-letters"))
-        waiters = {asyncio.create_task(lost.wait()), asyncio.create_task(self._stop.wait())}
+        waiters: set[asyncio.Task[bool]] = {
+            asyncio.create_task(lost.wait()),
+            asyncio.create_task(self._stop.wait()),
+        }
         try:
             await self._watch(actors, helpers, waiters, lost)
         finally:

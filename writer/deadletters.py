@@ -11,14 +11,13 @@ import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-import asyncpg
 from pydantic import ValidationError
 
 from messages.envelope import Received, body_digest, log_id
 from messages.intents import INTENT_ADAPTER, Intent, RevisionIntent
 from messages.outcomes import DeadLettered
 from writer.batch import subject_of
-from writer.gateway import Gateway
+from writer.gateway import Connection, Gateway
 from writer.rows import DeadLetterRow, NewDeadLetter
 
 
@@ -75,7 +74,7 @@ def dead_letter_row(
 
 
 async def record_dead_letter(
-    connection: asyncpg.Connection,
+    connection: Connection,
     received: Received,
     *,
     queue: str | None,
@@ -100,10 +99,10 @@ async def record_dead_letter(
 
 
 async def list_dead_letters(
-    connection: asyncpg.Connection, *, include_replayed: bool = False
+    connection: Connection, *, include_replayed: bool = False
 ) -> list[DeadLetterRow]:
     return await Gateway(connection).list_dead_letters(include_replayed=include_replayed)
 
 
-async def mark_replayed(connection: asyncpg.Connection, ids: Iterable[int]) -> list[int]:
+async def mark_replayed(connection: Connection, ids: Iterable[int]) -> list[int]:
     return await Gateway(connection).mark_replayed(ids)

@@ -10,21 +10,21 @@ class WriterError(Exception):
         super().__init__(message or (self.__doc__ or "").strip())
 
 
-class BrokerLost(WriterError):
-    """The AMQP connection is gone; the daemon reconnects and restarts every partition."""
-
-
-class ChannelLost(WriterError):
-    """A partition's channel closed; its unacked deliveries are back in the queue."""
-
-
-class SchemaNotReady(WriterError):
-    """The database schema is missing or older than this writer: run `porch-writer migrate`."""
-
-
 class RowVanished(WriterError):
     """A row this transaction read and locked is gone: a bug, never a domain outcome."""
 
 
 class MigrationError(WriterError):
     """The migrations could not be applied."""
+
+
+class SchemaNotReady(WriterError):
+    """The database schema is missing or older than this writer: run `porch-writer migrate`."""
+
+
+class BrokerLost(WriterError):
+    """The AMQP connection is gone; the daemon reconnects and restarts every partition."""
+
+
+class ChannelLost(WriterError):
+    """A partition's channel closed; its unacked deliveries are back in the queue."""

@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from messages.fields import Lifecycle
 from messages.outcomes import FINAL_OUTCOME_ADAPTER, Applied, FinalOutcome, Rejected
@@ -52,8 +53,12 @@ def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+Connection = asyncpg.Connection | PoolConnectionProxy
+"""A plain connection or one lent by a pool: the gateway works on either."""
+
+
 class Gateway:
-    def __init__(self, connection: asyncpg.Connection) -> None:
+    def __init__(self, connection: Connection) -> None:
         self.connection = connection
 
     # -- batch frame ----------------------------------------------------------------------------

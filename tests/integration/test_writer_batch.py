@@ -269,3 +269,10 @@ async def test_the_log_keeps_the_apply_order(db: asyncpg.Connection) -> None:
     assert [entry.seq for entry in entries] == sorted(entry.seq for entry in entries)
     assert all(entry.namespace == NS for entry in entries)
     assert uuid4() not in ids
+
+
+async def test_a_batch_is_one_transaction_in_the_log(db: asyncpg.Connection) -> None:
+    await apply(db, make_repository(), make_repository(repo="other"))
+    await apply(db, make_repository(repo="third"))
+    txids = [row["txid"] for row in await db.fetch("SELECT txid FROM intent_log ORDER BY seq")]
+    assert txids[0] == txids[1] != txids[2]

@@ -96,7 +96,9 @@ CREATE TABLE intent_log (
     outcome       TEXT NOT NULL,
     body_digest   TEXT NOT NULL,
     received_at   TIMESTAMPTZ,
-    recorded_at   TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
+    recorded_at   TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+    -- The writer transaction (one per batch) that recorded it.
+    txid          BIGINT NOT NULL DEFAULT txid_current()
 );
 
 CREATE INDEX intent_log_namespace_seq_idx ON intent_log (namespace, seq);
