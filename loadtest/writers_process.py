@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import os
 import shutil
 import signal
@@ -22,7 +23,7 @@ import aio_pika
 import aiormq
 
 from loadtest.errors import WriterProcessError
-from messages.settings import Settings
+from messages.settings import ENV_PREFIX, Settings
 from producers.topology import Topology
 
 
@@ -46,14 +47,11 @@ def partition_ranges(partitions: int, writers: int) -> list[str]:
 
 
 def writer_environment(settings: Settings) -> dict[str, str]:
+    """The run's settings as PORCH_* variables, so the writers see exactly what it sees."""
     env = dict(os.environ)
-    env.update(
-        PORCH_DATABASE_URL=settings.database_url,
-        PORCH_AMQP_URL=settings.amqp_url,
-        PORCH_TOPOLOGY_PREFIX=settings.topology_prefix,
-        PORCH_PARTITIONS=str(settings.partitions),
-        PORCH_DELIVERY_LIMIT=str(settings.delivery_limit),
-    )
+    for name, value in settings.model_dump(mode="json", exclude_none=True).items():
+        if name not in _WRITER_OWN:
+            env[ENV_PREFIX + name.upper()] = value if isinstance(value, str) else json.dumps(value)
     # A line per batch would cost the writers CPU the run measures; warnings still show.
     env.setdefault("PORCH_LOG_LEVEL", "warning")
     env.setdefault("PORCH_LOG_FORMAT", "json")
@@ -74,6 +72,10 @@ async def migrate(settings: Settings) -> str:
     if process.returncode != 0:
         raise WriterProcessError(f"porch-writer migrate exited {process.returncode}: {text}")
     return text
+
+
+_WRITER_OWN = frozenset({"log_level", "log_format"})
+"""Left to the environment: the writers log warnings to their file unless told otherwise."""
 
 
 class WriterFleet:

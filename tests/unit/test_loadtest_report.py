@@ -16,7 +16,6 @@ from loadtest.runner import RunConfig, RunOutcome
 from loadtest.stats import Stats, percentile, summary_ms
 from loadtest.verify import Corruption, Verification
 from loadtest.workload import Names, WorkloadSpec
-from loadtest.writers_process import partition_ranges
 
 
 def outcome(mode: Mode, *, applied: int = 90, corrupt: int = 0, lost: int = 0) -> RunOutcome:
@@ -130,10 +129,3 @@ def test_bad_flags_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
     assert raised.value.code == 2
     assert cli.main(["--resources", "1", "--json", str(tmp_path / "x.json")]) == 2
     assert "at least two resources" in capsys.readouterr().err
-
-
-def test_partitions_are_split_between_writers() -> None:
-    assert partition_ranges(16, 1) == ["0-15"]
-    assert partition_ranges(16, 3) == ["0-4", "5-9", "10-15"]
-    with pytest.raises(ValueError, match="--writers"):
-        partition_ranges(2, 3)
