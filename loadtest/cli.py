@@ -56,33 +56,49 @@ def _share(text: str) -> float:
     return value
 
 
+class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The module docstring as written, and every flag with its default."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="porch-loadtest",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="porch-loadtest", description=__doc__, formatter_class=_Formatter
     )
     work = parser.add_argument_group("workload")
-    work.add_argument("--packages", type=_positive_int, default=200)
+    work.add_argument("--packages", type=_positive_int, default=200, help="packages created")
     work.add_argument("--resources", type=_positive_int, default=20, help="per package (>= 2)")
     work.add_argument("--value-bytes", type=_positive_int, default=200, help="per resource")
     work.add_argument("--actors", type=int, default=8, help="actors of each kind (default 8)")
     work.add_argument("--hot", type=_positive_int, default=8, help="packages most writes hit")
     work.add_argument("--hot-share", type=_share, default=0.75, help="share of writes to them")
-    work.add_argument("--seed", type=int, default=1)
+    work.add_argument("--seed", type=int, default=1, help="same seed, same planned workload")
     length = parser.add_argument_group("length and pace")
-    length.add_argument("--duration", type=_positive_float, metavar="SECONDS")
+    length.add_argument(
+        "--duration", type=_positive_float, metavar="SECONDS", help="20 unless --intents is given"
+    )
     length.add_argument("--intents", type=_positive_int, metavar="N", help="stop after N writes")
-    length.add_argument("--rate", type=_positive_float, help="writes offered per second")
+    length.add_argument(
+        "--rate",
+        type=_positive_float,
+        help="writes offered per second (open loop; None: as fast as the actors go)",
+    )
     modes = parser.add_argument_group("write path")
-    modes.add_argument("--mode", choices=[str(mode) for mode in Mode], default="pipeline")
+    modes.add_argument(
+        "--mode", choices=[str(mode) for mode in Mode], default="pipeline", help="write path"
+    )
     modes.add_argument("--compare", action="store_true", help="run all four modes in turn")
-    modes.add_argument("--writers", type=_positive_int, default=1, help="writers to start")
+    modes.add_argument(
+        "--writers", type=_positive_int, default=1, help="writers to start (partitions split)"
+    )
     modes.add_argument(
         "--external-writer", action="store_true", help="a writer already runs: start none"
     )
-    modes.add_argument("--partitions", type=_positive_int, help="PORCH_PARTITIONS for the run")
-    modes.add_argument("--writer-log", type=Path, help="where the started writers log")
+    modes.add_argument(
+        "--partitions", type=_positive_int, help="PORCH_PARTITIONS for the run and its writers"
+    )
+    modes.add_argument(
+        "--writer-log", type=Path, help="where the started writers log (a temporary file)"
+    )
     out = parser.add_argument_group("output")
     out.add_argument("--json", type=Path, metavar="PATH", help="write the report as JSON")
     out.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
