@@ -56,39 +56,58 @@ def _share(text: str) -> float:
     return value
 
 
-class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """The module docstring as written, and every flag with its default."""
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="porch-loadtest", description=__doc__, formatter_class=_Formatter
+        prog="porch-loadtest",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     work = parser.add_argument_group("workload")
-    work.add_argument("--packages", type=_positive_int, default=200, help="packages created")
-    work.add_argument("--resources", type=_positive_int, default=20, help="per package (>= 2)")
-    work.add_argument("--value-bytes", type=_positive_int, default=200, help="per resource")
-    work.add_argument("--actors", type=int, default=8, help="actors of each kind (default 8)")
-    work.add_argument("--hot", type=_positive_int, default=8, help="packages most writes hit")
-    work.add_argument("--hot-share", type=_share, default=0.75, help="share of writes to them")
-    work.add_argument("--seed", type=int, default=1, help="same seed, same planned workload")
+    work.add_argument(
+        "--packages", type=_positive_int, default=200, help="packages created (%(default)s)"
+    )
+    work.add_argument(
+        "--resources", type=_positive_int, default=20, help="per package, >= 2 (%(default)s)"
+    )
+    work.add_argument(
+        "--value-bytes", type=_positive_int, default=200, help="bytes per resource (%(default)s)"
+    )
+    work.add_argument("--actors", type=int, default=8, help="actors of each kind (%(default)s)")
+    work.add_argument(
+        "--hot", type=_positive_int, default=8, help="packages most writes hit (%(default)s)"
+    )
+    work.add_argument(
+        "--hot-share", type=_share, default=0.75, help="share of writes to them (%(default)s)"
+    )
+    work.add_argument(
+        "--seed", type=int, default=1, help="same seed, same planned workload (%(default)s)"
+    )
     length = parser.add_argument_group("length and pace")
     length.add_argument(
-        "--duration", type=_positive_float, metavar="SECONDS", help="20 unless --intents is given"
+        "--duration",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="how long to load (20 unless --intents is given)",
     )
     length.add_argument("--intents", type=_positive_int, metavar="N", help="stop after N writes")
     length.add_argument(
         "--rate",
         type=_positive_float,
-        help="writes offered per second (open loop; None: as fast as the actors go)",
+        help="writes offered per second, open loop (default: as fast as the actors go)",
     )
     modes = parser.add_argument_group("write path")
     modes.add_argument(
-        "--mode", choices=[str(mode) for mode in Mode], default="pipeline", help="write path"
+        "--mode",
+        choices=[str(mode) for mode in Mode],
+        default="pipeline",
+        help="write path (%(default)s)",
     )
     modes.add_argument("--compare", action="store_true", help="run all four modes in turn")
     modes.add_argument(
-        "--writers", type=_positive_int, default=1, help="writers to start (partitions split)"
+        "--writers",
+        type=_positive_int,
+        default=1,
+        help="writers to start, sharing the partitions (%(default)s)",
     )
     modes.add_argument(
         "--external-writer", action="store_true", help="a writer already runs: start none"
