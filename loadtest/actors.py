@@ -24,8 +24,25 @@ DRAFT, PROPOSED = "Draft", "Proposed"
 _STOP = -1
 
 
-def _no_content() -> None:
-    return None
+Call = Callable[[dict[str, str] | None], Awaitable[Result]]
+"""Sends one write, given its resources (None for lifecycle and publish writes)."""
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A write ready to go: its bodies (None: it sets no resources) and how to send it."""
+
+    bodies: Bodies | None
+    call: Call
+
+    @staticmethod
+    def ready(bodies: Bodies | None, call: Call) -> Callable[[], Awaitable[Planned]]:
+        """A preparation with nothing to read first."""
+
+        async def prepare() -> Planned:
+            return Planned(bodies, call)
+
+        return prepare
 
 
 @dataclass
@@ -80,21 +97,20 @@ class Actor:
         return f"{self.role[0]}{self.index}.{self._count}"
 
     async def _write(
-        self,
-        kind: WriteKind,
-        revision: str,
-        bodies: Callable[[], Bodies | None],
-        call: Callable[[dict[str, str] | None], Awaitable[Result]],
+        self, kind: WriteKind, revision: str, prepare: Callable[[], Awaitable[Planned | None]]
     ) -> Result | None:
-        """One write: admitted, recorded in the ledger, timed from call to outcome."""
+        """One write: admitted, then prepared (reads happen here, after any wait for a
+        slot, so they are fresh), recorded in the ledger, timed from call to outcome."""
         if not await self._admit():
             return None
+        planned = await prepare()
+        if planned is None:
+            return None
         write_id = self._next_id()
-        content = bodies()
-        resources = None if content is None else stamp(content, write_id)
-        record = self.ctx.ledger.begin(write_id, kind, revision, content)
+        resources = None if planned.bodies is None else stamp(planned.bodies, write_id)
+        record = self.ctx.ledger.begin(write_id, kind, revision, planned.bodies)
         started = time.perf_counter()
-        result = await call(resources)
+        result = await planned.call(resources)
         latency = time.perf_counter() - started
         self.ctx.ledger.finish(record, result)
         self.ctx.stats.observe(kind, result.status, latency, result.detail)
@@ -130,16 +146,18 @@ class ServerActor(Actor):
     async def push(self, op: Op) -> None:
         ctx, package = self.ctx, op.package
         revision = ctx.board.revision(package)
-        expected = await ctx.backend.version(revision) if op.expected else None
 
-        def bodies() -> Bodies:
-            return self.plan.shuffled(ctx.book.bodies(package, op.variant))
+        async def prepare() -> Planned:
+            # Half of the pushes carry the version a GET returned just before (optimistic).
+            expected = await ctx.backend.version(revision) if op.expected else None
 
-        async def call(resources: dict[str, str] | None) -> Result:
-            assert resources is not None
-            return await ctx.backend.push(package, revision, resources, expected)
+            async def call(resources: dict[str, str] | None) -> Result:
+                assert resources is not None
+                return await ctx.backend.push(package, revision, resources, expected)
 
-        result = await self._write(WriteKind.PUSH, revision, bodies, call)
+            return Planned(self.plan.shuffled(ctx.book.bodies(package, op.variant)), call)
+
+        result = await self._write(WriteKind.PUSH, revision, prepare)
         if result is not None and result.status is Status.APPLIED:
             ctx.hand_off(package)
 
@@ -147,7 +165,7 @@ class ServerActor(Actor):
         async def call(_: dict[str, str] | None) -> Result:
             return await self.ctx.backend.lifecycle(package, revision, target)
 
-        result = await self._write(WriteKind.LIFECYCLE, revision, _no_content, call)
+        result = await self._write(WriteKind.LIFECYCLE, revision, Planned.ready(None, call))
         return result is not None and result.status is Status.APPLIED
 
     async def cycle(self, op: Op) -> None:
@@ -170,7 +188,9 @@ class ServerActor(Actor):
         async def publish_call(_: dict[str, str] | None) -> Result:
             return await self.ctx.backend.publish(package, revision)
 
-        published = await self._write(WriteKind.PUBLISH, revision, _no_content, publish_call)
+        published = await self._write(
+            WriteKind.PUBLISH, revision, Planned.ready(None, publish_call)
+        )
         if published is None or published.status is not Status.APPLIED:
             await self._lifecycle(package, revision, DRAFT)
             return False
@@ -180,14 +200,12 @@ class ServerActor(Actor):
         ctx = self.ctx
         revision = ctx.board.names.revision(op.package, draft)
 
-        def bodies() -> Bodies:
-            return ctx.book.bodies(op.package, op.variant)
-
         async def call(resources: dict[str, str] | None) -> Result:
             assert resources is not None
             return await ctx.backend.create_draft(NewRevision(op.package, revision, resources))
 
-        result = await self._write(WriteKind.CREATE, revision, bodies, call)
+        bodies = ctx.book.bodies(op.package, op.variant)
+        result = await self._write(WriteKind.CREATE, revision, Planned.ready(bodies, call))
         return result is not None and result.status is Status.APPLIED
 
 
@@ -205,15 +223,16 @@ class RenderActor(Actor):
     async def render(self, package: int) -> None:
         ctx = self.ctx
         revision = ctx.board.revision(package)
-        snapshot = await ctx.backend.read(revision)
-        if snapshot is None or snapshot.lifecycle != DRAFT:
-            return
 
-        def bodies() -> Bodies:
-            return ctx.book.render(snapshot.resources)
+        async def prepare() -> Planned | None:
+            snapshot = await ctx.backend.read(revision)
+            if snapshot is None or snapshot.lifecycle != DRAFT:
+                return None  # proposed or published meanwhile: nothing to render
 
-        async def call(resources: dict[str, str] | None) -> Result:
-            assert resources is not None
-            return await ctx.backend.render(package, revision, resources, snapshot.version)
+            async def call(resources: dict[str, str] | None) -> Result:
+                assert resources is not None
+                return await ctx.backend.render(package, revision, resources, snapshot.version)
 
-        await self._write(WriteKind.RENDER, revision, bodies, call)
+            return Planned(ctx.book.render(snapshot.resources), call)
+
+        await self._write(WriteKind.RENDER, revision, prepare)
