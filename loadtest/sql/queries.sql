@@ -150,3 +150,15 @@ SELECT count(*)::int AS size
 FROM intent_log
 WHERE namespace = $1
 GROUP BY txid;
+
+-- ----------------------------------------------------------------------------------------------
+-- Before a run
+-- ----------------------------------------------------------------------------------------------
+
+-- name: vacuum_tables
+-- Every mode starts from tables without the dead rows of earlier runs (autovacuum may be off,
+-- as on the benchmark machine); VACUUM cannot run in a transaction block.
+VACUUM (ANALYZE) resources, package_revisions, packages, intent_log;
+
+-- name: autovacuum_setting
+SELECT current_setting('autovacuum');
