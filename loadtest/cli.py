@@ -23,7 +23,7 @@ from loadtest.content import Shape
 from loadtest.errors import LoadTestError
 from loadtest.modes import COMPARE_ORDER, Mode
 from loadtest.report import as_dict, compare_document, render_compare, render_table, write_json
-from loadtest.runner import RunConfig, run_mode
+from loadtest.runner import RunConfig, RunOutcome, run_mode
 from loadtest.workload import WorkloadSpec
 from loadtest.writers_process import WriterFleet, migrate, wait_for_consumers
 from messages.logs import configure_logging
@@ -162,13 +162,17 @@ async def run_one(mode: Mode, settings: Settings, config: RunConfig) -> dict[str
         fleet = WriterFleet(settings, config.writers, log_path)
         await fleet.start()
     problems: list[str] = []
+    outcome: RunOutcome | None = None
     try:
         outcome = await run_mode(mode, settings, config)
     finally:
         if fleet is not None:
             problems = await fleet.stop(timeout=settings.shutdown_grace_s + 10)
-            if problems:
+            if problems or outcome is None:
                 problems.append(f"writer log: {fleet.log_path}")
+            elif config.writer_log is None:
+                fleet.log_path.unlink(missing_ok=True)  # a temporary file with nothing to show
+    assert outcome is not None  # run_mode returned (or its exception went on)
     outcome.writer_problems = problems
     return as_dict(outcome)
 

@@ -102,7 +102,11 @@ class WriterFleet:
                 stderr=self._log,
             )
             self._processes.append(process)
-        await self._wait_ready(ready_timeout)
+        try:
+            await self._wait_ready(ready_timeout)
+        except BaseException:
+            await self.stop(timeout=10)  # never leave a half-started fleet behind
+            raise
 
     def exited(self) -> list[str]:
         return [

@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 
 from loadtest.content import KPTFILE, Shape
+from loadtest.errors import WriterProcessError
 from loadtest.ledger import Status
 from loadtest.modes import Mode
 from loadtest.runner import RunConfig, RunOutcome, run_mode
@@ -16,6 +17,7 @@ from loadtest.verify import verify
 from loadtest.workload import WorkloadSpec
 from loadtest.writers_process import WriterFleet
 from messages.settings import Settings
+from producers import Publisher
 
 pytestmark = pytest.mark.services
 
@@ -135,3 +137,15 @@ async def test_batch_sizes_come_from_intent_log_txid(
     )
     assert sum(sizes) == logged
     assert min(sizes) >= 1
+
+
+async def test_writers_that_cannot_start_are_reported_and_stopped(
+    settings: Settings, tmp_path: Path
+) -> None:
+    async with Publisher(settings):
+        pass  # the broker now holds this prefix's topology with settings.partitions
+    disagreeing = settings.model_copy(update={"partitions": settings.partitions * 2})
+    fleet = WriterFleet(disagreeing, 2, tmp_path / "w.log")
+    with pytest.raises(WriterProcessError, match="while starting"):
+        await fleet.start(ready_timeout=30)
+    assert len(fleet.exited()) == 2  # none is left running
