@@ -90,7 +90,10 @@ class Actor:
             return False
         lag = await self.ctx.pacer.wait()
         self.ctx.stats.observe_lag(lag)
-        return not self.ctx.stop.is_set()
+        if self.ctx.stop.is_set():
+            self.ctx.budget.give_back()
+            return False
+        return True
 
     def _next_id(self) -> str:
         self._count += 1
@@ -105,6 +108,7 @@ class Actor:
             return None
         planned = await prepare()
         if planned is None:
+            self.ctx.budget.give_back()
             return None
         write_id = self._next_id()
         resources = None if planned.bodies is None else stamp(planned.bodies, write_id)

@@ -63,6 +63,11 @@ class Budget:
         self._left -= 1
         return True
 
+    def give_back(self) -> None:
+        """A taken write did not happen after all (nothing to write, or the run stopped)."""
+        if self._left is not None:
+            self._left += 1
+
     @property
     def exhausted(self) -> bool:
         return self._left is not None and self._left <= 0

@@ -70,7 +70,7 @@ async def test_compare_runs_every_mode_and_reports(
         for key in ("writes", "throughput_per_s", "outcomes", "corrupt_packages", "lost_intents"):
             assert key in run
         assert set(run["latency_ms"]) == {"p50", "p95", "p99", "max"}
-        assert run["writes"] >= 150
+        assert 147 <= run["writes"] <= 150  # the budget, less renders with nothing to do
     assert runs["pipeline"]["ok"]
     assert runs["pipeline"]["writer_problems"] == []
     assert runs["locked"]["ok"]

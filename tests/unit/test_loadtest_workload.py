@@ -101,5 +101,7 @@ def test_unpaced_and_budgets() -> None:
     budget = Budget(2)
     assert [budget.take(), budget.take(), budget.take()] == [True, True, False]
     assert budget.exhausted
+    budget.give_back()
+    assert budget.take()
     assert Budget(None).take()
     assert not Budget(None).exhausted
