@@ -2,13 +2,15 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint schema faults
+.PHONY: install run test lint schema faults
 
 $(BIN)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
+
+install: $(BIN)/.installed
 
 run: $(BIN)/.installed
 	$(BIN)/porch-loadtest --duration 20

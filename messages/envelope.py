@@ -92,18 +92,26 @@ def decode_intent(received: Received, limits: Limits) -> Intent:
     """The intent in a delivery, or `IntentRejected` naming the first thing that is wrong."""
     check_body_size(len(received.body), limits)
     _check_content_type(received.content_type)
-    raw = _parse_object(received.body)
-    _check_schema_version(raw)
-    _check_kind(raw)
     try:
-        intent = INTENT_ADAPTER.validate_python(raw)
-    except ValidationError as error:
-        raise _rejection_from(error) from None
+        intent = INTENT_ADAPTER.validate_json(received.body)
+    except ValidationError:
+        # The slow path only for bad input: parse again to name what is wrong.
+        intent = _diagnose(received.body)
     _check_envelope(received, intent)
     resources = getattr(intent, "resources", None)
     if resources is not None:
         check_resources(resources, limits)
     return intent
+
+
+def _diagnose(body: bytes) -> Intent:
+    raw = _parse_object(body)
+    _check_schema_version(raw)
+    _check_kind(raw)
+    try:
+        return INTENT_ADAPTER.validate_python(raw)
+    except ValidationError as error:
+        raise _rejection_from(error) from None
 
 
 def _check_content_type(content_type: str | None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from enum import StrEnum
 from typing import Annotated
 
@@ -55,20 +56,25 @@ def _check_resource_key(key: str) -> str:
     return key
 
 
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
+_BAD_SEGMENT = re.compile(r"(?:^|/)(?:\.\.?)?(?:/|$)")
+"""An empty, `.` or `..` path segment (at the start, between slashes, or at the end)."""
+
+
 def resource_key_problem(key: str) -> str | None:
+    # Regular expressions: this runs for every key of every intent, in the writer's hot path.
     if key == "":
         return "empty"
-    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in key):
+    if _CONTROL_CHARACTER.search(key):
         return "contains a NUL or control character"
     if key.startswith("/"):
         return "absolute path"
     if "\\" in key:
         return "contains a backslash"
-    parts = key.split("/")
-    if any(part == ".." for part in parts):
-        return "contains '..'"
-    if any(part in ("", ".") for part in parts):
-        return "contains an empty or '.' path segment"
+    if _BAD_SEGMENT.search(key):
+        return (
+            "contains '..'" if ".." in key.split("/") else "contains an empty or '.' path segment"
+        )
     return None
 
 

@@ -76,20 +76,36 @@ async def database_url(services: ServiceUrls, template_database: str) -> AsyncIt
         await admin.close()
 
 
+async def delete_topology(amqp_url: str, prefix: str) -> None:
+    """Delete every queue and exchange a topology with this prefix can have.
+
+    Leftover quorum queues are not harmless: each holds file handles in the broker, and with
+    the default limit of 1024 a few hundred of them stop it from accepting connections.
+    """
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        topology = Topology(prefix=prefix, partitions=64, delivery_limit=0)
+        for queue in topology.all_queue_names():
+            await channel.queue_delete(queue)
+        for exchange in topology.all_exchange_names():
+            await channel.exchange_delete(exchange)
+
+
 @pytest.fixture
 async def prefix(services: ServiceUrls) -> AsyncIterator[str]:
     """Broker names of this test's own; its exchanges and queues are deleted afterwards."""
     name = f"t{uuid.uuid4().hex[:10]}"
     yield name
-    connection = await aio_pika.connect(services.amqp_url)
-    async with connection:
-        channel = await connection.channel()
-        for partitions in (64,):
-            topology = Topology(prefix=name, partitions=partitions, delivery_limit=0)
-            for queue in topology.all_queue_names():
-                await channel.queue_delete(queue)
-            for exchange in topology.all_exchange_names():
-                await channel.exchange_delete(exchange)
+    await delete_topology(services.amqp_url, name)
+
+
+@pytest.fixture
+async def other_prefix(services: ServiceUrls, prefix: str) -> AsyncIterator[str]:
+    """A second deployment's broker names, for tests of two deployments on one database."""
+    name = prefix + "b"
+    yield name
+    await delete_topology(services.amqp_url, name)
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ import aiormq
 import asyncpg
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
+from asyncpg.pool import PoolConnectionProxy
 
 from messages.outcomes import Outcome
 from messages.settings import Settings
@@ -73,6 +74,7 @@ class PartitionActor:
         """Set while a consumer is registered; for tests and drain checks."""
         self._connection = connection
         self._pool = pool
+        self._db: PoolConnectionProxy | None = None
         self._settings = settings
         self._authorizer = authorizer
         self._stop = stop
@@ -84,6 +86,12 @@ class PartitionActor:
 
         Raises `BrokerLost` when the connection dies; channel-level failures are handled here.
         """
+        try:
+            await self._run()
+        finally:
+            await self._drop_database()
+
+    async def _run(self) -> None:
         backoff = self._settings.retry_initial_s
         while not self._stop.is_set():
             if self._connection.is_closed:
@@ -223,10 +231,11 @@ class PartitionActor:
         backoff = self._settings.retry_initial_s
         while True:
             try:
-                async with self._pool.acquire(timeout=30) as connection:
-                    result = await apply_batch(connection, self.partition, items)
+                connection = await self._database()
+                result = await apply_batch(connection, self.partition, items)
                 return result.outcomes
             except Exception as error:
+                await self._drop_database()
                 if not is_transient(error):
                     raise
                 self._log.warning("partition.halted", error=repr(error), retry_in_s=backoff)
@@ -236,6 +245,24 @@ class PartitionActor:
                 raise ChannelLost("stopping while the database is unavailable: batch returned")
             await self._pause(backoff)
             backoff = min(backoff * 2, self._settings.retry_max_s)
+
+    async def _database(self) -> PoolConnectionProxy:
+        """The actor's own connection, kept between batches.
+
+        Returning it to the pool after every batch would cost a reset round trip each time
+        (RESET ALL and friends), a large share of a small batch on a busy machine.
+        """
+        if self._db is None:
+            self._db = await self._pool.acquire(timeout=30)
+        return self._db
+
+    async def _drop_database(self) -> None:
+        """After a failure the connection may be broken or mid-transaction: the pool resets or
+        discards it, and the next batch starts on another."""
+        connection, self._db = self._db, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await self._pool.release(connection, timeout=5)
 
     async def _reply(
         self,

@@ -116,16 +116,23 @@ async def _attempt(
     connection: Connection, partition: int, items: Sequence[BatchItem], *, isolate: bool
 ) -> BatchResult:
     gateway = Gateway(connection)
-    async with connection.transaction():
-        package_keys = sorted(
-            {package_lock_key(item.intent.partition_key) for item in items if item.intent}
-        )
-        await gateway.lock_partition_and_packages(PARTITION_LOCK_CLASS, partition, package_keys)
+    package_keys = sorted(
+        {package_lock_key(item.intent.partition_key) for item in items if item.intent}
+    )
+    # The transaction is managed by hand so that BEGIN travels with the locks: one round trip
+    # fewer for every batch, which is much of a small batch's cost.
+    owned = True
+    try:
+        owned = await gateway.begin_locked(PARTITION_LOCK_CLASS, partition, package_keys)
         logged = await gateway.fetch_logged({item.log_id for item in items})
         run = _Run(partition, isolate, logged)
         for item in items:
             run.outcomes.append(await _process(gateway, run, item))
         await gateway.insert_log(run.records)
+        await gateway.commit(owned)
+    except BaseException:
+        await gateway.rollback(owned)
+        raise
     return run.result()
 
 
@@ -170,12 +177,13 @@ async def _decide(gateway: Gateway, run: _Run, item: BatchItem) -> FinalOutcome:
     context = ApplyContext.for_user(item.received.user_id)
     if not run.isolate:
         return await apply_intent(gateway, item.intent, context)
+    await gateway.savepoint()
     try:
-        async with gateway.connection.transaction():  # a savepoint inside the batch
-            return await apply_intent(gateway, item.intent, context)
+        outcome = await apply_intent(gateway, item.intent, context)
     except asyncpg.PostgresError as error:
         if not is_data_error(error):
             raise
+        await gateway.rollback_to_savepoint()
         log.warning(
             "intent_refused_by_database",
             intent_id=str(item.log_id),
@@ -188,6 +196,8 @@ async def _decide(gateway: Gateway, run: _Run, item: BatchItem) -> FinalOutcome:
             reason=RejectReason.CONSTRAINT_VIOLATION,
             message=database_message(error),
         )
+    await gateway.release_savepoint()
+    return outcome
 
 
 def _log_record(

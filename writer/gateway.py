@@ -6,6 +6,7 @@ caches a statement per SQL text, so calling the same method again reuses the pla
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -63,12 +64,43 @@ class Gateway:
 
     # -- batch frame ----------------------------------------------------------------------------
 
-    async def lock_partition_and_packages(
+    async def begin_locked(
         self, lock_class: int, partition: int, package_keys: Sequence[int]
-    ) -> None:
-        await self.connection.fetchval(
-            QUERIES["lock_partition_and_packages"], lock_class, partition, list(package_keys)
+    ) -> bool:
+        """BEGIN and take the batch's locks in one round trip.
+
+        Returns whether this opened the transaction (False: a savepoint in the caller's).
+        """
+        owned = not self.connection.is_in_transaction()
+        sql = QUERIES["begin_locked"].format(
+            begin="BEGIN" if owned else "SAVEPOINT batch",
+            lock_class=int(lock_class),
+            partition=int(partition),
+            package_keys=",".join(str(int(key)) for key in package_keys),
         )
+        await self.connection.execute(sql)
+        return owned
+
+    async def commit(self, owned: bool) -> None:
+        query = QUERIES["commit"] if owned else QUERIES["release_batch_savepoint"]
+        await self.connection.execute(query)
+
+    async def rollback(self, owned: bool) -> None:
+        """Roll back if the connection still can; a broken one is discarded by its pool."""
+        if self.connection.is_closed():
+            return
+        query = QUERIES["rollback"] if owned else QUERIES["rollback_batch_savepoint"]
+        with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+            await self.connection.execute(query)
+
+    async def savepoint(self) -> None:
+        await self.connection.execute(QUERIES["savepoint"])
+
+    async def release_savepoint(self) -> None:
+        await self.connection.execute(QUERIES["release_savepoint"])
+
+    async def rollback_to_savepoint(self) -> None:
+        await self.connection.execute(QUERIES["rollback_to_savepoint"])
 
     async def fetch_logged(self, intent_ids: Iterable[UUID]) -> dict[UUID, Logged]:
         records = await self.connection.fetch(QUERIES["fetch_logged"], list(intent_ids))
@@ -145,6 +177,15 @@ class Gateway:
         )
         return None if updated is None else version_of(updated)
 
+    async def fetch_repository_packages(self, namespace: str, repository: str) -> list[str]:
+        records = await self.connection.fetch(
+            QUERIES["fetch_repository_packages"], namespace, repository
+        )
+        return [record["k8s_name"] for record in records]
+
+    async def lock_packages(self, package_keys: Sequence[int]) -> None:
+        await self.connection.fetchval(QUERIES["lock_packages"], list(package_keys))
+
     async def delete_repository(self, namespace: str, name: str) -> bool:
         deleted = await self.connection.fetchval(QUERIES["delete_repository"], namespace, name)
         return deleted is not None
@@ -152,9 +193,52 @@ class Gateway:
     # -- package revisions ----------------------------------------------------------------------
 
     async def fetch_revision(self, namespace: str, name: str) -> RevisionRow | None:
-        """The revision, locked against a concurrent cascade until this transaction ends."""
         record = await self.connection.fetchrow(QUERIES["fetch_revision"], namespace, name)
         return None if record is None else _revision_row(record)
+
+    async def fetch_revision_for_rewrite(
+        self, namespace: str, name: str
+    ) -> tuple[RevisionRow, dict[str, str]] | None:
+        """The revision and the md5 digest of each of its resources, in one round trip."""
+        record = await self.connection.fetchrow(
+            QUERIES["fetch_revision_for_rewrite"], namespace, name
+        )
+        if record is None:
+            return None
+        digests = dict(zip(record["keys"] or (), record["digests"] or (), strict=True))
+        return _revision_row(record), digests
+
+    async def rewrite_resources(
+        self,
+        namespace: str,
+        name: str,
+        revision: int,
+        *,
+        deleted: Sequence[str],
+        upserted: Sequence[tuple[str, str]],
+        resources_size: int,
+        kptfile_status: str | None,
+        updated_by: str,
+        pending: str,
+    ) -> int:
+        """The resources diff and the revision's new stamp in one statement; the new version.
+
+        `pending` is `set` (a render is now due), `clear` (one was applied) or `keep`.
+        """
+        updated = await self.connection.fetchval(
+            QUERIES["rewrite_resources"],
+            namespace,
+            name,
+            revision,
+            list(deleted),
+            [key for key, _ in upserted],
+            [value for _, value in upserted],
+            resources_size,
+            kptfile_status,
+            updated_by,
+            pending,
+        )
+        return _version(updated, f"package revision {namespace}/{name}")
 
     async def fetch_placement(
         self, namespace: str, repository: str, package: str, revision_name: str
@@ -234,25 +318,6 @@ class Gateway:
         )
         return _version(updated, "upsert_synced_revision")
 
-    async def update_revision_content(
-        self,
-        namespace: str,
-        name: str,
-        *,
-        resources_size: int,
-        kptfile_status: str | None,
-        updated_by: str,
-    ) -> int:
-        updated = await self.connection.fetchval(
-            QUERIES["update_revision_content"],
-            namespace,
-            name,
-            resources_size,
-            kptfile_status,
-            updated_by,
-        )
-        return _version(updated, "update_revision_content")
-
     async def update_lifecycle(
         self, namespace: str, name: str, lifecycle: Lifecycle, *, updated_by: str
     ) -> int:
@@ -322,11 +387,6 @@ class Gateway:
 
     async def set_render_pending(self, namespace: str, name: str, version: int) -> None:
         await self.connection.execute(QUERIES["set_render_pending"], namespace, name, version)
-
-    async def clear_render_pending(self, namespace: str, name: str) -> None:
-        await self.connection.execute(QUERIES["clear_render_pending"], namespace, name)
-
-    # -- resources ------------------------------------------------------------------------------
 
     async def fetch_resource_digests(self, namespace: str, name: str) -> dict[str, str]:
         """{resource_key: md5 hex of its value} for every resource of the revision."""

@@ -124,11 +124,9 @@ async def test_sigkill_mid_batch_loses_nothing_and_applies_nothing_twice(
 
 
 async def test_deployments_that_disagree_on_partitions_still_write_serially(
-    settings: Settings, tmp_path: Path, db: asyncpg.Connection
+    settings: Settings, tmp_path: Path, db: asyncpg.Connection, other_prefix: str
 ) -> None:
-    other = settings.model_copy(
-        update={"topology_prefix": settings.topology_prefix + "b", "partitions": 3}
-    )
+    other = settings.model_copy(update={"topology_prefix": other_prefix, "partitions": 3})
     packages = [f"repo.d{index}" for index in range(8)]
     async with Publisher(settings) as first, Publisher(other) as second:
         with (

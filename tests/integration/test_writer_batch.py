@@ -16,6 +16,7 @@ from messages.outcomes import Applied, Duplicate, FinalOutcome, Outcome, Rejecte
 from tests.dbstate import resources_of, revision_row, snapshot
 from tests.factories import (
     NS,
+    REPO,
     applied_version,
     apply,
     apply_items,
@@ -24,7 +25,6 @@ from tests.factories import (
     make_metadata,
     make_push,
     make_repository,
-    make_repository_remove,
     partition_for,
     rejected_item,
     sample_resources,
@@ -184,7 +184,11 @@ async def test_a_concurrent_repository_removal_is_caught_by_the_rerun(
     try:
         removal = remover.transaction()
         await removal.start()
-        await apply(remover, make_repository_remove())  # locks the row, not yet committed
+        # A removal in flight that took no package lock (as a writer with another partition
+        # count could not know of packages created meanwhile): the row is locked, not gone yet.
+        await remover.execute(
+            "DELETE FROM repositories WHERE k8s_name_space = $1 AND k8s_name = $2", NS, REPO
+        )
         creates = [
             to_item(make_create(NS, "a", "a-v1")),
             to_item(make_create(NS, "b", "b-v1", repository="repo2")),
@@ -223,7 +227,7 @@ async def test_a_lock_timeout_propagates_as_transient_and_applies_nothing(
     blocker = await asyncpg.connect(database_url)
     try:
         async with blocker.transaction():
-            await Gateway(blocker).lock_partition_and_packages(PARTITION_LOCK_CLASS, partition, [])
+            await Gateway(blocker).begin_locked(PARTITION_LOCK_CLASS, partition, [])
             await db.execute("SET lock_timeout = '100ms'")
             with pytest.raises(asyncpg.LockNotAvailableError) as caught:
                 await apply_batch(db, partition, [to_item(intent)])

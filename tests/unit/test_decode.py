@@ -6,10 +6,13 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from messages import Limits, Received, RejectReason, decode_intent, encode_intent
 from messages.envelope import log_id
 from messages.errors import IntentRejected
+from messages.fields import resource_key_problem
 from tests.samples import one_of_each_kind
 
 PUSH = one_of_each_kind()[4]
@@ -186,3 +189,20 @@ def test_an_unreadable_delivery_gets_a_stable_log_id() -> None:
     assert log_id(first) == log_id(delivery(b"not json", message_id=None))
     assert log_id(first) != log_id(delivery(b"not json either", message_id=None))
     assert str(log_id(delivery(b"x"))) == delivery(b"x").message_id
+
+
+def _reference_key_problem(key: str) -> bool:
+    """The plain definition the fast check must agree with."""
+    parts = key.split("/")
+    return (
+        key == ""
+        or any(ord(char) < 0x20 or ord(char) == 0x7F for char in key)
+        or key.startswith("/")
+        or "\\" in key
+        or any(part in ("", ".", "..") for part in parts)
+    )
+
+
+@given(st.text(alphabet=st.sampled_from(["a", "b", ".", "/", "\\", "\x00", "\n", "é", "-"])))
+def test_the_fast_key_check_agrees_with_the_plain_definition(key: str) -> None:
+    assert (resource_key_problem(key) is not None) == _reference_key_problem(key)

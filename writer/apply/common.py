@@ -41,21 +41,28 @@ def revision_label(intent: RevisionIntent) -> str:
 
 
 async def load_revision(gateway: Gateway, intent: RevisionIntent) -> RevisionRow | Rejected:
-    """The revision the intent names, locked; or `unknown_revision`.
-
-    A revision of another package counts as unknown: the batch holds only the lock of the
-    intent's own package, so writing another package's revision would bypass its writer.
-    """
+    """The revision the intent names; or `unknown_revision`."""
     row = await gateway.fetch_revision(intent.namespace, intent.revision_name)
     if row is None:
-        return rejected(intent, RejectReason.UNKNOWN_REVISION, f"no {revision_label(intent)}")
-    if row.package != intent.package:
-        return rejected(
-            intent,
-            RejectReason.UNKNOWN_REVISION,
-            f"{revision_label(intent)} belongs to package {row.package!r}, not {intent.package!r}",
-        )
-    return row
+        return unknown_revision(intent)
+    refusal = check_package(intent, row)
+    return row if refusal is None else refusal
+
+
+def unknown_revision(intent: RevisionIntent) -> Rejected:
+    return rejected(intent, RejectReason.UNKNOWN_REVISION, f"no {revision_label(intent)}")
+
+
+def check_package(intent: RevisionIntent, row: RevisionRow) -> Rejected | None:
+    """A revision of another package counts as unknown: the batch holds only the lock of the
+    intent's own package, so writing another package's revision would bypass its writer."""
+    if row.package == intent.package:
+        return None
+    return rejected(
+        intent,
+        RejectReason.UNKNOWN_REVISION,
+        f"{revision_label(intent)} belongs to package {row.package!r}, not {intent.package!r}",
+    )
 
 
 def check_expected(

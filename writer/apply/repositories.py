@@ -9,6 +9,7 @@ from messages.intents import (
     RepositoryUpdate,
 )
 from messages.outcomes import FinalOutcome, RejectReason
+from messages.partition import package_key, package_lock_key
 from writer.apply.common import ApplyContext, applied, rejected
 from writer.gateway import Gateway
 
@@ -50,6 +51,12 @@ async def update(gateway: Gateway, intent: RepositoryUpdate, context: ApplyConte
 
 
 async def remove(gateway: Gateway, intent: RepositoryRemove, context: ApplyContext) -> FinalOutcome:
+    """The removal cascades into packages that other partitions write: wait for their writers
+    first (their package locks), so no writer sees its revision vanish mid-transaction."""
+    packages = await gateway.fetch_repository_packages(intent.namespace, intent.repository)
+    if packages:
+        keys = sorted({package_lock_key(package_key(intent.namespace, p)) for p in packages})
+        await gateway.lock_packages(keys)
     if not await gateway.delete_repository(intent.namespace, intent.repository):
         return rejected(intent, RejectReason.UNKNOWN_REPOSITORY, f"no {_label(intent)}")
     return applied(intent, None)

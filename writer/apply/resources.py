@@ -11,13 +11,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from messages.intents import RenderResult, ResourcesUpdate
-from messages.outcomes import FinalOutcome, Stale
+from messages.outcomes import FinalOutcome, Rejected, Stale
 from writer.apply.common import (
     ApplyContext,
     applied,
     check_expected,
-    load_revision,
+    check_package,
     require_draft,
+    unknown_revision,
 )
 from writer.gateway import Gateway
 from writer.rows import RevisionRow
@@ -66,56 +67,83 @@ async def write_resources(
     return diff
 
 
+async def _load_for_rewrite(
+    gateway: Gateway, intent: ResourcesUpdate | RenderResult
+) -> tuple[RevisionRow, dict[str, str]] | Rejected:
+    found = await gateway.fetch_revision_for_rewrite(intent.namespace, intent.revision_name)
+    if found is None:
+        return unknown_revision(intent)
+    row, digests = found
+    refusal = check_package(intent, row) or require_draft(intent, row)
+    return refusal if refusal is not None else (row, digests)
+
+
 async def _rewrite(
     gateway: Gateway,
     intent: ResourcesUpdate | RenderResult,
     row: RevisionRow,
+    digests: dict[str, str],
     context: ApplyContext,
+    *,
     kptfile_status: str | None,
+    pending: str,
 ) -> int:
-    await write_resources(
-        gateway, intent.namespace, intent.revision_name, row.revision, intent.resources
-    )
-    return await gateway.update_revision_content(
+    diff = diff_resources(digests, intent.resources)
+    return await gateway.rewrite_resources(
         intent.namespace,
         intent.revision_name,
+        row.revision,
+        deleted=diff.deleted,
+        upserted=diff.upserted,
         resources_size=resources_size(intent.resources),
         kptfile_status=kptfile_status,
         updated_by=context.updated_by,
+        pending=pending,
     )
 
 
 async def push(gateway: Gateway, intent: ResourcesUpdate, context: ApplyContext) -> FinalOutcome:
-    """A user's push; with requests_render the revision cannot be proposed until rendered."""
-    row = await load_revision(gateway, intent)
-    if not isinstance(row, RevisionRow):
-        return row
-    refusal = require_draft(intent, row) or check_expected(intent, intent.expected_version, row)
-    if refusal is not None:
-        return refusal
-    version = await _rewrite(gateway, intent, row, context, kptfile_status=None)
+    """A user's push; with requests_render the revision cannot be proposed until rendered.
+
+    Two round trips: one read (revision and digests), one write (diff and stamp).
+    """
+    loaded = await _load_for_rewrite(gateway, intent)
+    if isinstance(loaded, Rejected):
+        return loaded
+    row, digests = loaded
+    conflict = check_expected(intent, intent.expected_version, row)
+    if conflict is not None:
+        return conflict
     if intent.requests_render:
-        await gateway.set_render_pending(intent.namespace, intent.revision_name, version)
-    elif row.pending_version is not None:
-        await gateway.clear_render_pending(intent.namespace, intent.revision_name)
+        pending = "set"
+    else:
+        pending = "clear" if row.pending_version is not None else "keep"
+    version = await _rewrite(
+        gateway, intent, row, digests, context, kptfile_status=None, pending=pending
+    )
     return applied(intent, version)
 
 
 async def render(gateway: Gateway, intent: RenderResult, context: ApplyContext) -> FinalOutcome:
     """The controller's write-back: compare-and-set on the version it rendered (guarantee 7)."""
-    row = await load_revision(gateway, intent)
-    if not isinstance(row, RevisionRow):
-        return row
-    refusal = require_draft(intent, row)
-    if refusal is not None:
-        return refusal
+    loaded = await _load_for_rewrite(gateway, intent)
+    if isinstance(loaded, Rejected):
+        return loaded
+    row, digests = loaded
     if intent.base_version != row.version:
         return Stale(
             intent_id=intent.intent_id,
             base_version=intent.base_version,
             current_version=row.version,
         )
-    version = await _rewrite(gateway, intent, row, context, kptfile_status=intent.kptfile_status)
-    if row.pending_version is not None:
-        await gateway.clear_render_pending(intent.namespace, intent.revision_name)
+    pending = "clear" if row.pending_version is not None else "keep"
+    version = await _rewrite(
+        gateway,
+        intent,
+        row,
+        digests,
+        context,
+        kptfile_status=intent.kptfile_status,
+        pending=pending,
+    )
     return applied(intent, version)

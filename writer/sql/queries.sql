@@ -8,16 +8,37 @@
 -- Batch frame
 -- ----------------------------------------------------------------------------------------------
 
--- name: lock_partition_and_packages
--- The partition lock first, then the package locks in the caller's (sorted) order: every writer
--- takes them in one global order, so two writers can wait on each other but never in a cycle.
--- UNION ALL runs its branches in order, and the lock function is parallel restricted, so no
--- parallel plan can reorder them.
-SELECT count(*) FROM (
-    SELECT pg_advisory_xact_lock($1::int4, $2::int4)
-    UNION ALL
-    SELECT pg_advisory_xact_lock(key) FROM unnest($3::int8[]) AS key
-) AS locks;
+-- name: begin_locked
+-- The batch's first round trip: BEGIN and its locks, sent as one simple query, so it has no
+-- parameters: the gateway formats integers into {lock_class}, {partition} and {package_keys},
+-- and {begin} is BEGIN, or SAVEPOINT batch inside a caller's transaction (tests hold one open
+-- to play a slow writer). Every writer takes its locks in one global order (partition, then
+-- packages sorted), so two writers can wait on each other but never in a cycle.
+{begin};
+SELECT pg_advisory_xact_lock({lock_class}::int4, {partition}::int4);
+SELECT count(pg_advisory_xact_lock(key)) FROM unnest(ARRAY[{package_keys}]::int8[]) AS key;
+
+-- name: commit
+COMMIT;
+
+-- name: rollback
+ROLLBACK;
+
+-- name: release_batch_savepoint
+RELEASE SAVEPOINT batch;
+
+-- name: rollback_batch_savepoint
+ROLLBACK TO SAVEPOINT batch;
+RELEASE SAVEPOINT batch;
+
+-- name: savepoint
+SAVEPOINT intent;
+
+-- name: release_savepoint
+RELEASE SAVEPOINT intent;
+
+-- name: rollback_to_savepoint
+ROLLBACK TO SAVEPOINT intent;
 
 -- name: fetch_logged
 SELECT intent_id, body_digest, status, outcome
@@ -78,6 +99,13 @@ SET meta = $3, spec = $4, deployment = $5, updatedby = $6,
 WHERE k8s_name_space = $1 AND k8s_name = $2
 RETURNING updated;
 
+-- name: fetch_repository_packages
+SELECT k8s_name FROM packages WHERE k8s_name_space = $1 AND repo_k8s_name = $2;
+
+-- name: lock_packages
+-- A repository removal cascades into packages of other partitions: it waits for their writers.
+SELECT count(pg_advisory_xact_lock(key)) FROM unnest($1::int8[]) AS key;
+
 -- name: delete_repository
 DELETE FROM repositories
 WHERE k8s_name_space = $1 AND k8s_name = $2
@@ -88,13 +116,59 @@ RETURNING k8s_name;
 -- ----------------------------------------------------------------------------------------------
 
 -- name: fetch_revision
--- FOR NO KEY UPDATE: a repository removal (another lock key) cascades to this row; it must
--- either finish before this read (and the row is gone) or wait for this transaction.
+-- No row lock: this package's advisory lock excludes every other writer of the row, and a
+-- repository removal takes the locks of all its packages before it cascades.
 SELECT r.package_k8s_name, r.revision, r.lifecycle, r.latest, r.updated, s.pending_version
 FROM package_revisions AS r
 LEFT JOIN revision_render_state AS s USING (k8s_name_space, k8s_name)
-WHERE r.k8s_name_space = $1 AND r.k8s_name = $2
-FOR NO KEY UPDATE OF r;
+WHERE r.k8s_name_space = $1 AND r.k8s_name = $2;
+
+-- name: fetch_revision_for_rewrite
+-- A push's or a render's one read: the revision and the md5 of each of its resources.
+SELECT r.package_k8s_name, r.revision, r.lifecycle, r.latest, r.updated, s.pending_version,
+       d.keys, d.digests
+FROM package_revisions AS r
+LEFT JOIN revision_render_state AS s USING (k8s_name_space, k8s_name)
+CROSS JOIN LATERAL (
+    SELECT array_agg(resource_key) AS keys, array_agg(md5(resource_value)) AS digests
+    FROM resources
+    WHERE resources.k8s_name_space = r.k8s_name_space AND resources.k8s_name = r.k8s_name
+) AS d
+WHERE r.k8s_name_space = $1 AND r.k8s_name = $2;
+
+-- name: rewrite_resources
+-- A push's or a render's one write: delete the keys that went away ($4), upsert the new and
+-- changed ones ($5, $6), stamp the revision, and set ($10 = 'set'), clear ('clear') or keep the
+-- pending render. The sub-statements touch disjoint rows, so one snapshot serves them all.
+WITH gone AS (
+    DELETE FROM resources
+    WHERE k8s_name_space = $1 AND k8s_name = $2 AND resource_key = ANY($4::text[])
+), put AS (
+    INSERT INTO resources (k8s_name_space, k8s_name, revision, resource_key, resource_value)
+    SELECT $1, $2, $3, new.key, new.value
+    FROM unnest($5::text[], $6::text[]) AS new (key, value)
+    ON CONFLICT (k8s_name_space, k8s_name, resource_key) DO UPDATE SET
+        revision = EXCLUDED.revision,
+        resource_value = EXCLUDED.resource_value
+), stamped AS (
+    UPDATE package_revisions
+    SET resources_size = $7, kptfile_status = COALESCE($8, kptfile_status), updatedby = $9,
+        updated = GREATEST(clock_timestamp(), updated + interval '1 microsecond')
+    WHERE k8s_name_space = $1 AND k8s_name = $2
+    RETURNING updated
+), pending_set AS (
+    INSERT INTO revision_render_state (k8s_name_space, k8s_name, pending_version)
+    -- Exact microseconds on every PostgreSQL version (no floating point).
+    SELECT $1, $2, extract(epoch FROM date_trunc('second', updated))::int8 * 1000000
+                   + extract(microseconds FROM updated)::int8 % 1000000
+    FROM stamped
+    WHERE $10::text = 'set'
+    ON CONFLICT (k8s_name_space, k8s_name) DO UPDATE SET pending_version = EXCLUDED.pending_version
+), pending_clear AS (
+    DELETE FROM revision_render_state
+    WHERE k8s_name_space = $1 AND k8s_name = $2 AND $10::text = 'clear'
+)
+SELECT updated FROM stamped;
 
 -- name: fetch_placement
 -- Everything a create or upsert must check, in one round trip: does the repository exist, which
@@ -145,14 +219,6 @@ ON CONFLICT (k8s_name_space, k8s_name) DO UPDATE SET
     tasks = EXCLUDED.tasks,
     resources_size = EXCLUDED.resources_size,
     updated = GREATEST(clock_timestamp(), package_revisions.updated + interval '1 microsecond')
-RETURNING updated;
-
--- name: update_revision_content
--- After a resources diff: the new size, the render's Kptfile status when it carries one.
-UPDATE package_revisions
-SET resources_size = $3, kptfile_status = COALESCE($4, kptfile_status), updatedby = $5,
-    updated = GREATEST(clock_timestamp(), updated + interval '1 microsecond')
-WHERE k8s_name_space = $1 AND k8s_name = $2
 RETURNING updated;
 
 -- name: update_lifecycle
@@ -228,9 +294,6 @@ RETURNING k8s_name;
 INSERT INTO revision_render_state (k8s_name_space, k8s_name, pending_version)
 VALUES ($1, $2, $3)
 ON CONFLICT (k8s_name_space, k8s_name) DO UPDATE SET pending_version = EXCLUDED.pending_version;
-
--- name: clear_render_pending
-DELETE FROM revision_render_state WHERE k8s_name_space = $1 AND k8s_name = $2;
 
 -- ----------------------------------------------------------------------------------------------
 -- Resources, written as a diff
