@@ -19,7 +19,12 @@ from tests.faults.harness.audit import install
 from tests.faults.harness.proxy import ChaosProxy
 from tests.faults.harness.report import FaultRecord, record
 from tests.faults.harness.rounds import fault_rounds, fault_timeout
-from tests.faults.harness.run import new_workload, producer_settings, running_load
+from tests.faults.harness.run import (
+    LOADTEST_PER_FAULT,
+    new_workload,
+    producer_settings,
+    running_load,
+)
 from tests.faults.harness.verify import verify
 from tests.faults.harness.writers import fleet
 from tests.faults.test_writer_crash import progress
@@ -43,7 +48,9 @@ async def test_cut_amqp_connections_lose_and_repeat_nothing(
         )
         async with fleet(proxied, tmp_path, "brokerloss") as writers:
             await writers.consuming(writers.spawn())
-            async with running_load(producer_settings(proxied), workload) as load:
+            async with running_load(
+                producer_settings(proxied), workload, loadtest_intents=LOADTEST_PER_FAULT * drops
+            ) as load:
                 for _ in range(drops):
                     await progress(workload, fault_random.rng.randint(1, 30))
                     await proxy.drop_all()
@@ -56,11 +63,12 @@ async def test_cut_amqp_connections_lose_and_repeat_nothing(
             )
             redelivered = writers.count("intent.not_applied", outcome="duplicate")
     verdict = await verify(db, workload, mixed_reads=load.observation.mixed)
+    verdict.include(load.loadtest)
     record(
         FaultRecord(
             fault="AMQP connections cut (proxy)",
             injected=proxy.drops,
-            intents=len(workload.ops),
+            intents=len(workload.ops) + verdict.extra_intents,
             lost=len(verdict.lost),
             applied_twice=len(verdict.applied_twice),
             corrupt=len(verdict.corrupt),

@@ -15,7 +15,12 @@ from tests.faults.harness.audit import install
 from tests.faults.harness.broker_node import BrokerNode, rabbitmq_scripts
 from tests.faults.harness.report import FaultRecord, record
 from tests.faults.harness.rounds import fault_rounds, fault_timeout
-from tests.faults.harness.run import new_workload, producer_settings, running_load
+from tests.faults.harness.run import (
+    LOADTEST_PER_FAULT,
+    new_workload,
+    producer_settings,
+    running_load,
+)
 from tests.faults.harness.verify import verify
 from tests.faults.harness.writers import fleet
 from tests.faults.test_writer_crash import progress
@@ -52,7 +57,11 @@ async def test_broker_restarts_lose_and_repeat_nothing(
         )
         async with fleet(own, tmp_path, "restart") as writers:
             await writers.consuming(writers.spawn())
-            async with running_load(producer_settings(own), workload) as load:
+            async with running_load(
+                producer_settings(own),
+                workload,
+                loadtest_intents=LOADTEST_PER_FAULT * 4 * len(kinds),
+            ) as load:
                 for kind in kinds:
                     await progress(workload, fault_random.rng.randint(1, 30))
                     await (node.stop() if kind == "stop" else node.kill())
@@ -61,11 +70,12 @@ async def test_broker_restarts_lose_and_repeat_nothing(
             await writers.stop()
             reconnections = len(writers.events("broker.lost"))
     verdict = await verify(db, workload, mixed_reads=load.observation.mixed)
+    verdict.include(load.loadtest)
     record(
         FaultRecord(
             fault="RabbitMQ node restart",
             injected=len(kinds),
-            intents=len(workload.ops),
+            intents=len(workload.ops) + verdict.extra_intents,
             lost=len(verdict.lost),
             applied_twice=len(verdict.applied_twice),
             corrupt=len(verdict.corrupt),

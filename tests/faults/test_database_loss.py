@@ -15,7 +15,12 @@ from tests.faults.harness.audit import install
 from tests.faults.harness.pg import DatabaseFaults
 from tests.faults.harness.report import FaultRecord, record
 from tests.faults.harness.rounds import fault_rounds, fault_timeout
-from tests.faults.harness.run import new_workload, producer_settings, running_load
+from tests.faults.harness.run import (
+    LOADTEST_PER_FAULT,
+    new_workload,
+    producer_settings,
+    running_load,
+)
 from tests.faults.harness.verify import verify
 from tests.faults.harness.writers import WriterFleet, fleet
 from tests.faults.test_writer_crash import progress
@@ -70,7 +75,9 @@ async def test_database_sessions_killed_and_refused_lose_and_repeat_nothing(
         writer = writers.spawn()
         await writers.consuming(writer)
         names = writers.live_names()
-        async with running_load(producer_settings(settings), workload) as load:
+        async with running_load(
+            producer_settings(settings), workload, loadtest_intents=LOADTEST_PER_FAULT * len(rounds)
+        ) as load:
             for kind in rounds:
                 await progress(workload, fault_random.rng.randint(1, 30))
                 if kind == "all":
@@ -84,11 +91,12 @@ async def test_database_sessions_killed_and_refused_lose_and_repeat_nothing(
     halted = writers.events("partition.halted")
     crashed = writers.events("partition.crashed")
     verdict = await verify(db, workload, mixed_reads=load.observation.mixed)
+    verdict.include(load.loadtest)
     record(
         FaultRecord(
             fault="PostgreSQL connection loss",
             injected=len(rounds),
-            intents=len(workload.ops),
+            intents=len(workload.ops) + verdict.extra_intents,
             lost=len(verdict.lost),
             applied_twice=len(verdict.applied_twice),
             corrupt=len(verdict.corrupt),

@@ -14,7 +14,12 @@ from tests.faults.harness.audit import install
 from tests.faults.harness.pg import DatabaseFaults
 from tests.faults.harness.report import FaultRecord, record
 from tests.faults.harness.rounds import fault_rounds, fault_timeout
-from tests.faults.harness.run import new_workload, producer_settings, running_load
+from tests.faults.harness.run import (
+    LOADTEST_PER_FAULT,
+    new_workload,
+    producer_settings,
+    running_load,
+)
 from tests.faults.harness.verify import verify
 from tests.faults.harness.workload import Workload
 from tests.faults.harness.writers import WriterFleet, fleet
@@ -60,7 +65,9 @@ async def test_sigkill_of_the_active_writer_loses_and_repeats_nothing(
         first = writers.spawn()
         writers.spawn()
         await writers.consuming(first)
-        async with running_load(producer_settings(settings), workload) as load:
+        async with running_load(
+            producer_settings(settings), workload, loadtest_intents=LOADTEST_PER_FAULT * kills
+        ) as load:
             for _ in range(kills):
                 name, busy = await pick_victim(writers, sessions, workload, fault_random)
                 await writers.kill(writers.by_name(name))
@@ -72,11 +79,12 @@ async def test_sigkill_of_the_active_writer_loses_and_repeats_nothing(
         await writers.stop()
         redelivered = writers.count("intent.not_applied", outcome="duplicate")
     verdict = await verify(db, workload, mixed_reads=load.observation.mixed)
+    verdict.include(load.loadtest)
     record(
         FaultRecord(
             fault="writer SIGKILL",
             injected=writers.killed,
-            intents=len(workload.ops),
+            intents=len(workload.ops) + verdict.extra_intents,
             lost=len(verdict.lost),
             applied_twice=len(verdict.applied_twice),
             corrupt=len(verdict.corrupt),

@@ -13,9 +13,11 @@ from uuid import UUID
 
 import asyncpg
 
+from loadtest.runner import RunOutcome
 from messages.outcomes import FINAL_OUTCOME_ADAPTER, FinalOutcome
 from tests.dbstate import resources_of
 from tests.faults.harness.audit import AuditRow, audit_rows
+from tests.faults.harness.loadtest_load import figures
 from tests.faults.harness.workload import Op, Workload, revision_of
 from writer.rows import version_of
 
@@ -42,6 +44,8 @@ class Verdict:
     corrupt: list[str] = field(default_factory=list)
     other: list[str] = field(default_factory=list)
     counts: dict[str, Any] = field(default_factory=dict)
+    extra_intents: int = 0
+    """Intents of a second load (the load test) included in this verdict."""
 
     @property
     def problems(self) -> list[str]:
@@ -52,6 +56,18 @@ class Verdict:
             *self.corrupt,
             *self.other,
         ]
+
+    def include(self, loadtest: RunOutcome | None) -> None:
+        """Add the load test's own verdict (a second load of the same run) to this one."""
+        if loadtest is None:
+            return
+        checked = loadtest.verification
+        self.lost += [f"load test: confirmed intent {intent} lost" for intent in checked.lost]
+        self.applied_twice += [f"load test: {line}" for line in checked.applied_twice]
+        self.corrupt += [f"load test: {c.revision}: {c.problems}" for c in checked.corrupt]
+        self.other += [f"load test: outcome mismatch: {line}" for line in checked.mismatched]
+        self.counts.update(figures(loadtest))
+        self.extra_intents += sum(loadtest.stats.outcomes.values())
 
     def assert_clean(self) -> None:
         problems = self.problems
