@@ -50,8 +50,8 @@ def _check_resource_key(key: str) -> str:
     if problem is not None:
         raise PydanticCustomError(
             "unsafe_key",
-            "unsafe resource key {key!r}: {problem}",
-            {"key": key[:200], "problem": problem},
+            "unsafe resource key {key}: {problem}",
+            {"key": repr(key[:200]), "problem": problem},
         )
     return key
 

@@ -38,6 +38,9 @@ from writer.transient import is_transient
 log = structlog.get_logger(__name__)
 
 
+CONSUMER_START_TIMEOUT_S = 30.0
+
+
 @dataclass
 class ActorStats:
     batches: int = 0
@@ -75,6 +78,9 @@ class PartitionActor:
         self._connection = connection
         self._pool = pool
         self._db: PoolConnectionProxy | None = None
+        self._careful = 0
+        """Deliveries to take one at a time after a crash (the crashed batch's size)."""
+        self._batch_size = 0
         self._settings = settings
         self._authorizer = authorizer
         self._stop = stop
@@ -109,6 +115,7 @@ class PartitionActor:
                 # Unexpected: maybe a poison delivery. Closing the channel returns it with its
                 # delivery count raised; the broker dead-letters it at the delivery limit.
                 self._log.exception("partition.crashed", restart_in_s=backoff)
+                self._careful = max(self._careful, self._batch_size, 1)
             finally:
                 self.consuming.clear()
                 if consumer is not None:
@@ -123,7 +130,25 @@ class PartitionActor:
 
     async def _start_consumer(self) -> _Consumer:
         channel = await self._connection.channel(publisher_confirms=False)
-        await channel.set_qos(prefetch_count=self._settings.prefetch)
+        try:
+            async with asyncio.timeout(CONSUMER_START_TIMEOUT_S):
+                return await self._consume_on(channel)
+        except TimeoutError:
+            # A quorum queue without a leader (RabbitMQ 3.10 can lose a queue declared just
+            # before its node died) answers basic.consume never: say so, and try again later.
+            await self._close(channel)
+            raise ChannelLost(
+                f"{self.queue_name} did not accept a consumer within {CONSUMER_START_TIMEOUT_S}s"
+            ) from None
+        except BaseException:
+            await self._close(channel)
+            raise
+
+    async def _consume_on(self, channel: AbstractChannel) -> _Consumer:
+        # Careful after a crash: one delivery at a time, so the deliveries queued behind a
+        # poison one are not returned (and counted toward the delivery limit) with it.
+        prefetch = 1 if self._careful else self._settings.prefetch
+        await channel.set_qos(prefetch_count=prefetch)
         inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
         stopped = asyncio.Event()
         channel.close_callbacks.add(lambda *_: stopped.set())
@@ -136,7 +161,7 @@ class PartitionActor:
             inbox.put_nowait(message)
 
         tag = await queue.consume(deliver, no_ack=False)
-        self._log.info("partition.consuming", queue=self.queue_name)
+        self._log.info("partition.consuming", queue=self.queue_name, prefetch=prefetch)
         self.consuming.set()
         return _Consumer(channel, inbox, stopped, tag)
 
@@ -145,7 +170,14 @@ class PartitionActor:
             batch = await self._collect(consumer)
             if batch is None:
                 return
+            self._batch_size = len(batch)
             await self._handle(consumer.channel, batch)
+            if self._careful:
+                self._careful -= 1
+                if not self._careful:
+                    # Past every delivery of the crashed batch: full prefetch, new consumer.
+                    self._log.info("partition.careful_mode_over")
+                    return
 
     async def _collect(self, consumer: _Consumer) -> list[AbstractIncomingMessage] | None:
         """The next batch: what has arrived, waiting at most batch_wait_ms for more.
@@ -156,7 +188,7 @@ class PartitionActor:
         if first is None:
             return None
         batch = [first]
-        limit = self._settings.batch_max
+        limit = 1 if self._careful else self._settings.batch_max
         deadline = time.monotonic() + self._settings.batch_wait_ms / 1000
         while len(batch) < limit:
             if not consumer.inbox.empty():

@@ -54,6 +54,7 @@ class Writer:
         self._authorizer = Authorizer(settings.producer_roles)
         self._stop = asyncio.Event()
         self._main: asyncio.Task[object] | None = None
+        self._watcher: DeadLetterWatcher | None = None
 
     def stop(self) -> None:
         """Finish the batches in flight, close the channels, return."""
@@ -134,6 +135,7 @@ class Writer:
         helpers = set()
         if self.watch_dead_letters:
             watcher = DeadLetterWatcher(connection, pool, self.topology, self.settings, self._stop)
+            self._watcher = watcher
             helpers.add(asyncio.create_task(watcher.run(), name="dead-letters"))
         waiters: set[asyncio.Task[bool]] = {
             asyncio.create_task(lost.wait()),
@@ -165,8 +167,23 @@ class Writer:
                 if late:
                     log.warning("writer.grace_exceeded", unfinished=len(late))
                 return
+        await self._drain_dead_letters(running)
         self._stop.set()  # drained: the dead-letter watcher stops too
         await asyncio.wait(running, timeout=self.settings.shutdown_grace_s)
+
+    async def _drain_dead_letters(self, running: set[asyncio.Task[None]]) -> None:
+        """In drain mode, record what the broker dead-lettered before returning.
+
+        The broker moves a delivery to the dead-letter queue asynchronously after its last
+        return, so an empty queue must be seen twice, a moment apart.
+        """
+        if self._watcher is None or not running:
+            return
+        empty_checks = 0
+        deadline = asyncio.get_running_loop().time() + self.settings.shutdown_grace_s
+        while empty_checks < 2 and asyncio.get_running_loop().time() < deadline:
+            empty_checks = empty_checks + 1 if await self._watcher.drained() else 0
+            await asyncio.sleep(0.1)
 
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

@@ -92,15 +92,27 @@ class DeadLetterWatcher:
         self._settings = settings
         self._stop = stop
         self._queues = {topology.queue(index): index for index in range(topology.partitions)}
+        self._channel: AbstractChannel | None = None
+        self._pending = 0
+        """Dead letters delivered to this watcher and not yet acknowledged."""
+
+    async def drained(self) -> bool:
+        """Nothing in hand and nothing waiting in the dead-letter queue (for drain mode)."""
+        if self._pending or self._channel is None or self._channel.is_closed:
+            return self._pending == 0
+        queue = await self._channel.declare_queue(self._topology.dead_letter_queue, passive=True)
+        return queue.declaration_result.message_count == 0
 
     async def run(self) -> None:
         channel = await self._connection.channel()
+        self._channel = channel
         try:
             await channel.set_qos(prefetch_count=16)
             queue = await channel.get_queue(self._topology.dead_letter_queue, ensure=False)
             inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
 
             async def deliver(message: AbstractIncomingMessage) -> None:
+                self._pending += 1
                 inbox.put_nowait(message)
 
             await queue.consume(deliver, no_ack=False)
@@ -115,6 +127,7 @@ class DeadLetterWatcher:
                         getter.cancel()
                         return
                     await self._handle(channel, getter.result())
+                    self._pending -= 1
             finally:
                 stop.cancel()
         finally:

@@ -13,6 +13,7 @@ import pytest
 from messages import (
     Applied,
     Duplicate,
+    Intent,
     Lifecycle,
     Rejected,
     RejectReason,
@@ -21,7 +22,7 @@ from messages import (
 )
 from messages.settings import Settings
 from producers import Publisher, RenderProducer, ServerProducer, Topology, declare
-from tests.factories import KPTFILE, make_push, sample_resources
+from tests.factories import KPTFILE, make_push, make_repository_remove, sample_resources
 from tests.pipeline import consuming, drain, producers, resources_of, running_writer
 from tests.waiting import wait_until
 from writer.actor import PartitionActor
@@ -346,3 +347,30 @@ async def test_a_poison_intent_is_dead_lettered_listed_and_replayed(
         "SELECT status FROM intent_log WHERE intent_id = $1", outcome.intent_id
     )
     assert status == "applied"
+
+
+async def test_deliveries_behind_a_poison_one_are_not_dead_lettered_with_it(
+    settings: Settings, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from writer import apply  # noqa: PLC0415 - patched below
+
+    one_queue = settings.model_copy(update={"delivery_limit": 3, "partitions": 1})
+
+    async def crash(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("poison")
+
+    monkeypatch.setitem(apply.HANDLERS, "repository_remove", crash)
+    innocent = [
+        make_push(NS, f"repo.i{index}", f"repo.i{index}.ws", sample_resources())
+        for index in range(30)
+    ]
+    poison = make_repository_remove(NS, REPO)
+    async with Publisher(one_queue) as publisher:  # all queued before the writer starts
+        queued: list[Intent] = [*innocent[:10], poison, *innocent[10:]]
+        for intent in queued:
+            await publisher.publish(intent)
+    await drain(one_queue)
+    rows = await db.fetch("SELECT intent_id, status FROM intent_log")
+    statuses = {row["intent_id"]: row["status"] for row in rows}
+    assert statuses[poison.intent_id] == "dead_lettered"
+    assert {statuses[intent.intent_id] for intent in innocent} == {"rejected"}  # all answered

@@ -64,6 +64,7 @@ def test_unsafe_resource_keys_are_refused(key: str, problem: str) -> None:
     error = rejection(delivery(push_body(resources={key: "x", "Kptfile": "k"})))
     assert error.reason is RejectReason.UNSAFE_KEY
     assert problem in error.message
+    assert f"unsafe resource key {key!r}" in error.message
 
 
 def test_a_key_over_the_byte_limit_is_refused() -> None:
