@@ -17,7 +17,6 @@ from messages.settings import Settings
 from tests.faults.conftest import FaultRandom
 from tests.faults.harness.audit import install
 from tests.faults.harness.proxy import ChaosProxy
-from tests.faults.harness.report import FaultRecord, record
 from tests.faults.harness.rounds import fault_rounds, fault_timeout
 from tests.faults.harness.run import (
     LOADTEST_PER_FAULT,
@@ -64,25 +63,18 @@ async def test_cut_amqp_connections_lose_and_repeat_nothing(
             redelivered = writers.count("intent.not_applied", outcome="duplicate")
     verdict = await verify(db, workload, mixed_reads=load.observation.mixed)
     verdict.include(load.loadtest)
-    record(
-        FaultRecord(
-            fault="AMQP connections cut (proxy)",
-            injected=proxy.drops,
-            intents=len(workload.ops) + verdict.extra_intents,
-            lost=len(verdict.lost),
-            applied_twice=len(verdict.applied_twice),
-            corrupt=len(verdict.corrupt),
-            order_violations=len(verdict.order_violations),
-            seed=fault_random.seed,
-            details={
-                "connections cut": proxy.dropped,
-                "writer reconnections": lost_connection,
-                "acks that failed after a commit": failed_acks,
-                "redeliveries answered from the intent log": redelivered,
-                "reads checked": load.observation.reads,
-                **verdict.counts,
-            },
-        )
+    verdict.record(
+        "AMQP connections cut (proxy)",
+        injected=proxy.drops,
+        intents=len(workload.ops),
+        seed=fault_random.seed,
+        details={
+            "connections cut": proxy.dropped,
+            "writer reconnections": lost_connection,
+            "acks that failed after a commit": failed_acks,
+            "redeliveries answered from the intent log": redelivered,
+            "reads checked": load.observation.reads,
+        },
     )
     verdict.assert_clean()
     assert proxy.drops == drops

@@ -13,7 +13,6 @@ from messages.settings import Settings
 from tests.faults.conftest import FaultRandom
 from tests.faults.harness.audit import install
 from tests.faults.harness.broker_node import BrokerNode, rabbitmq_scripts
-from tests.faults.harness.report import FaultRecord, record
 from tests.faults.harness.rounds import fault_rounds, fault_timeout
 from tests.faults.harness.run import (
     LOADTEST_PER_FAULT,
@@ -71,23 +70,16 @@ async def test_broker_restarts_lose_and_repeat_nothing(
             reconnections = len(writers.events("broker.lost"))
     verdict = await verify(db, workload, mixed_reads=load.observation.mixed)
     verdict.include(load.loadtest)
-    record(
-        FaultRecord(
-            fault="RabbitMQ node restart",
-            injected=len(kinds),
-            intents=len(workload.ops) + verdict.extra_intents,
-            lost=len(verdict.lost),
-            applied_twice=len(verdict.applied_twice),
-            corrupt=len(verdict.corrupt),
-            order_violations=len(verdict.order_violations),
-            seed=fault_random.seed,
-            details={
-                "graceful stops": kinds.count("stop"),
-                "SIGKILLs": kinds.count("kill"),
-                "writer reconnections": reconnections,
-                "reads checked": load.observation.reads,
-                **verdict.counts,
-            },
-        )
+    verdict.record(
+        "RabbitMQ node restart",
+        injected=len(kinds),
+        intents=len(workload.ops),
+        seed=fault_random.seed,
+        details={
+            "graceful stops": kinds.count("stop"),
+            "SIGKILLs": kinds.count("kill"),
+            "writer reconnections": reconnections,
+            "reads checked": load.observation.reads,
+        },
     )
     verdict.assert_clean()

@@ -13,7 +13,6 @@ from messages.settings import Settings
 from tests.faults.conftest import FaultRandom
 from tests.faults.harness.audit import install
 from tests.faults.harness.pg import DatabaseFaults
-from tests.faults.harness.report import FaultRecord, record
 from tests.faults.harness.rounds import fault_rounds, fault_timeout
 from tests.faults.harness.run import (
     LOADTEST_PER_FAULT,
@@ -92,28 +91,21 @@ async def test_database_sessions_killed_and_refused_lose_and_repeat_nothing(
     crashed = writers.events("partition.crashed")
     verdict = await verify(db, workload, mixed_reads=load.observation.mixed)
     verdict.include(load.loadtest)
-    record(
-        FaultRecord(
-            fault="PostgreSQL connection loss",
-            injected=len(rounds),
-            intents=len(workload.ops) + verdict.extra_intents,
-            lost=len(verdict.lost),
-            applied_twice=len(verdict.applied_twice),
-            corrupt=len(verdict.corrupt),
-            order_violations=len(verdict.order_violations),
-            seed=fault_random.seed,
-            details={
-                "rounds killing one session inside a transaction": rounds.count("in_transaction"),
-                "rounds killing every session": rounds.count("all"),
-                "sessions terminated": faults.terminated,
-                "of them inside an open transaction": faults.terminated_in_transaction,
-                "database refused connections (times)": faults.refusals,
-                "partition halts logged": len(halted),
-                "partition crashes logged": len(crashed),
-                "reads checked": load.observation.reads,
-                **verdict.counts,
-            },
-        )
+    verdict.record(
+        "PostgreSQL connection loss",
+        injected=len(rounds),
+        intents=len(workload.ops),
+        seed=fault_random.seed,
+        details={
+            "rounds killing one session inside a transaction": rounds.count("in_transaction"),
+            "rounds killing every session": rounds.count("all"),
+            "sessions terminated": faults.terminated,
+            "of them inside an open transaction": faults.terminated_in_transaction,
+            "database refused connections (times)": faults.refusals,
+            "partition halts logged": len(halted),
+            "partition crashes logged": len(crashed),
+            "reads checked": load.observation.reads,
+        },
     )
     verdict.assert_clean()
     assert faults.terminated_in_transaction >= 1

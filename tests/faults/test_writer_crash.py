@@ -12,7 +12,6 @@ from messages.settings import Settings
 from tests.faults.conftest import FaultRandom
 from tests.faults.harness.audit import install
 from tests.faults.harness.pg import DatabaseFaults
-from tests.faults.harness.report import FaultRecord, record
 from tests.faults.harness.rounds import fault_rounds, fault_timeout
 from tests.faults.harness.run import (
     LOADTEST_PER_FAULT,
@@ -80,23 +79,16 @@ async def test_sigkill_of_the_active_writer_loses_and_repeats_nothing(
         redelivered = writers.count("intent.not_applied", outcome="duplicate")
     verdict = await verify(db, workload, mixed_reads=load.observation.mixed)
     verdict.include(load.loadtest)
-    record(
-        FaultRecord(
-            fault="writer SIGKILL",
-            injected=writers.killed,
-            intents=len(workload.ops) + verdict.extra_intents,
-            lost=len(verdict.lost),
-            applied_twice=len(verdict.applied_twice),
-            corrupt=len(verdict.corrupt),
-            order_violations=len(verdict.order_violations),
-            seed=fault_random.seed,
-            details={
-                "killed inside a transaction": in_transaction,
-                "redeliveries answered from the intent log": redelivered,
-                "reads checked": load.observation.reads,
-                **verdict.counts,
-            },
-        )
+    verdict.record(
+        "writer SIGKILL",
+        injected=writers.killed,
+        intents=len(workload.ops),
+        seed=fault_random.seed,
+        details={
+            "killed inside a transaction": in_transaction,
+            "redeliveries answered from the intent log": redelivered,
+            "reads checked": load.observation.reads,
+        },
     )
     verdict.assert_clean()
     assert writers.killed == kills

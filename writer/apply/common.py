@@ -9,7 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from messages.fields import Lifecycle
-from messages.intents import IntentBase, RevisionIntent
+from messages.intents import (
+    ExternalRevisionSync,
+    IntentBase,
+    PlaceholderUpsert,
+    RevisionCreate,
+    RevisionIntent,
+)
 from messages.outcomes import Applied, Conflict, Rejected, RejectReason
 from writer.gateway import Gateway
 from writer.rows import Placement, RevisionRow
@@ -110,3 +116,20 @@ def check_placement(
             f"{revision_label(intent)} exists in package {existing.package!r}",
         )
     return None
+
+
+async def ensure_package(
+    gateway: Gateway,
+    intent: RevisionCreate | PlaceholderUpsert | ExternalRevisionSync,
+    placement: Placement,
+    context: ApplyContext,
+) -> None:
+    """Create the package row a new revision belongs to, unless it exists."""
+    if placement.package_repository is None:
+        await gateway.ensure_package(
+            intent.namespace,
+            intent.package,
+            repository=intent.repository,
+            package_path=intent.package_path,
+            updated_by=context.updated_by,
+        )

@@ -10,6 +10,7 @@ from writer.apply.common import (
     applied,
     check_expected,
     check_placement,
+    ensure_package,
     load_revision,
     rejected,
     revision_label,
@@ -31,14 +32,7 @@ async def create(gateway: Gateway, intent: RevisionCreate, context: ApplyContext
         return refusal
     if placement.revision is not None:
         return rejected(intent, RejectReason.ALREADY_EXISTS, f"{revision_label(intent)} exists")
-    if placement.package_repository is None:
-        await gateway.ensure_package(
-            intent.namespace,
-            intent.package,
-            repository=intent.repository,
-            package_path=intent.package_path,
-            updated_by=context.updated_by,
-        )
+    await ensure_package(gateway, intent, placement, context)
     version = await gateway.insert_revision(
         intent.namespace,
         intent.revision_name,

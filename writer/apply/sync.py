@@ -13,6 +13,7 @@ from writer.apply.common import (
     ApplyContext,
     applied,
     check_placement,
+    ensure_package,
     rejected,
     revision_label,
 )
@@ -56,14 +57,7 @@ async def _upsert(
     lifecycle: Lifecycle,
     ext_pr_id: str,
 ) -> int:
-    if placement.package_repository is None:
-        await gateway.ensure_package(
-            intent.namespace,
-            intent.package,
-            repository=intent.repository,
-            package_path=intent.package_path,
-            updated_by=context.updated_by,
-        )
+    await ensure_package(gateway, intent, placement, context)
     version = await gateway.upsert_synced_revision(
         intent.namespace,
         intent.revision_name,

@@ -16,6 +16,7 @@ import asyncpg
 from loadtest.runner import RunOutcome
 from messages.outcomes import FINAL_OUTCOME_ADAPTER, FinalOutcome
 from tests.dbstate import resources_of
+from tests.faults.harness import report
 from tests.faults.harness.audit import AuditRow, audit_rows
 from tests.faults.harness.loadtest_load import figures
 from tests.faults.harness.workload import Op, Workload, revision_of
@@ -68,6 +69,24 @@ class Verdict:
         self.other += [f"load test: outcome mismatch: {line}" for line in checked.mismatched]
         self.counts.update(figures(loadtest))
         self.extra_intents += sum(loadtest.stats.outcomes.values())
+
+    def record(
+        self, fault: str, *, injected: int, intents: int, seed: int | None, details: dict[str, Any]
+    ) -> None:
+        """Enter this verdict in the fault report (the table of docs/RELIABILITY.md)."""
+        report.record(
+            report.FaultRecord(
+                fault=fault,
+                injected=injected,
+                intents=intents + self.extra_intents,
+                lost=len(self.lost),
+                applied_twice=len(self.applied_twice),
+                corrupt=len(self.corrupt),
+                order_violations=len(self.order_violations),
+                seed=seed,
+                details={**details, **self.counts},
+            )
+        )
 
     def assert_clean(self) -> None:
         problems = self.problems
