@@ -28,7 +28,7 @@ from asyncpg.pool import PoolConnectionProxy
 from messages.outcomes import Outcome
 from messages.settings import Settings
 from producers.topology import Topology
-from writer.batch import BatchItem, apply_batch
+from writer.batch import BatchItem, BatchResult, apply_batch
 from writer.errors import BrokerLost, ChannelLost
 from writer.intake import batch_item, received_from
 from writer.replies import send_outcome
@@ -46,6 +46,7 @@ class ActorStats:
     batches: int = 0
     deliveries: int = 0
     restarts: int = 0
+    coalesced: int = 0
     batch_sizes: list[int] = field(default_factory=list)
 
 
@@ -249,23 +250,23 @@ class PartitionActor:
         started = time.perf_counter()
         limits = self._settings.limits
         items = [batch_item(received_from(message), limits, self._authorizer) for message in batch]
-        outcomes = await self._apply(channel, items)
+        result = await self._apply(channel, items)
+        outcomes = result.outcomes
         try:
             await batch[-1].ack(multiple=True)
         except (aiormq.exceptions.AMQPError, RuntimeError) as error:
             # The deliveries come again after the reconnect; the intent log absorbs them.
             raise ChannelLost(f"ack failed after commit: {error!r}") from error
         await self._reply(channel, batch, outcomes)
-        self._record(items, outcomes, started)
+        self._record(items, result, started)
 
-    async def _apply(self, channel: AbstractChannel, items: Sequence[BatchItem]) -> list[Outcome]:
+    async def _apply(self, channel: AbstractChannel, items: Sequence[BatchItem]) -> BatchResult:
         """Apply the batch, holding it through transient database failures."""
         backoff = self._settings.retry_initial_s
         while True:
             try:
                 connection = await self._database()
-                result = await apply_batch(connection, self.partition, items)
-                return result.outcomes
+                return await apply_batch(connection, self.partition, items)
             except Exception as error:
                 await self._drop_database()
                 if not is_transient(error):
@@ -307,12 +308,13 @@ class PartitionActor:
                 correlation_id = message.correlation_id or message.message_id or ""
                 await send_outcome(channel, message.reply_to, correlation_id, outcome)
 
-    def _record(self, items: Sequence[BatchItem], outcomes: list[Outcome], started: float) -> None:
+    def _record(self, items: Sequence[BatchItem], result: BatchResult, started: float) -> None:
         self.stats.batches += 1
         self.stats.deliveries += len(items)
         self.stats.batch_sizes.append(len(items))
+        self.stats.coalesced += result.coalesced
         counts: dict[str, int] = {}
-        for item, outcome in zip(items, outcomes, strict=True):
+        for item, outcome in zip(items, result.outcomes, strict=True):
             counts[outcome.status] = counts.get(outcome.status, 0) + 1
             if outcome.status != "applied":
                 intent = item.intent
@@ -329,6 +331,7 @@ class PartitionActor:
             "batch.applied",
             size=len(items),
             ms=round((time.perf_counter() - started) * 1000, 2),
+            coalesced=result.coalesced,
             **counts,
         )
 

@@ -1,6 +1,7 @@
 """One transaction per batch of intents of one partition: lock, deduplicate, apply, record.
 
-The fast path applies the whole batch without savepoints. When the database refuses one
+The fast path applies the whole batch without savepoints, and folds consecutive pushes to one
+revision into one write (writer.coalesce). When the database refuses one
 intent's data (a constraint, invalid text), the transaction rolls back and the batch runs
 again with each intent in its own savepoint, so only that intent is rejected. Transient
 failures propagate unchanged: the transaction rolled back, and the caller retries the batch.
@@ -19,9 +20,11 @@ import structlog
 from messages.envelope import Received, body_digest, reused_id
 from messages.errors import IntentRejected
 from messages.intents import INTENT_KINDS, Intent, RepositoryIntent, RevisionIntent
-from messages.outcomes import Duplicate, FinalOutcome, Outcome, Rejected, RejectReason
+from messages.outcomes import Applied, Duplicate, FinalOutcome, Outcome, Rejected, RejectReason
 from messages.partition import package_lock_key
-from writer.apply import ApplyContext, apply_intent
+from writer.apply import ApplyContext, apply_intent, plan_intent
+from writer.apply.resources import Rewrite
+from writer.coalesce import Coalescer
 from writer.gateway import Connection, Gateway
 from writer.rows import Logged, LogRecord
 from writer.transient import database_message, is_data_error
@@ -62,6 +65,8 @@ class BatchResult:
     conflicts: int = 0
     isolated: bool = False
     """The batch needed the savepoint-per-intent fallback."""
+    coalesced: int = 0
+    """Applied intents whose write was folded into an earlier one's."""
 
 
 @dataclass
@@ -71,23 +76,41 @@ class _Run:
     partition: int
     isolate: bool
     logged: dict[UUID, Logged]
+    coalescer: Coalescer | None
+    """None in the fallback: there every intent is written alone, in its own savepoint."""
     records: list[LogRecord] = field(default_factory=list)
-    outcomes: list[Outcome] = field(default_factory=list)
+    outcomes: list[Outcome | None] = field(default_factory=list)
+    """None for an item whose write waits in the coalescer, until it is written."""
+    waiting: dict[int, tuple[BatchItem, str]] = field(default_factory=dict)
+    """Items waiting in the coalescer: position in the batch -> (item, body digest)."""
+
+    def holds(self, log_id: UUID) -> bool:
+        return any(item.log_id == log_id for item, _ in self.waiting.values())
+
+    def settle(self, written: list[tuple[int, Applied]]) -> None:
+        """Record the outcomes of the items whose deferred writes are now done."""
+        for position, outcome in written:
+            item, digest = self.waiting.pop(position)
+            self.outcomes[position] = outcome
+            self.record(item.log_id, item, digest, outcome)
 
     def record(self, record_id: UUID, item: BatchItem, digest: str, outcome: FinalOutcome) -> None:
         self.records.append(_log_record(record_id, self.partition, item, digest, outcome))
         self.logged[record_id] = Logged(digest=digest, status=outcome.status, outcome=outcome)
 
     def result(self) -> BatchResult:
-        statuses = [outcome.status for outcome in self.outcomes]
+        outcomes = [outcome for outcome in self.outcomes if outcome is not None]
+        assert len(outcomes) == len(self.outcomes), "every deferred write was done"
+        statuses = [outcome.status for outcome in outcomes]
         return BatchResult(
-            outcomes=self.outcomes,
+            outcomes=outcomes,
             applied=statuses.count("applied"),
             duplicates=statuses.count("duplicate"),
             rejected=statuses.count("rejected"),
             stale=statuses.count("stale"),
             conflicts=statuses.count("conflict"),
             isolated=self.isolate,
+            coalesced=self.coalescer.folded if self.coalescer else 0,
         )
 
 
@@ -125,9 +148,11 @@ async def _attempt(
     try:
         owned = await gateway.begin_locked(PARTITION_LOCK_CLASS, partition, package_keys)
         logged = await gateway.fetch_logged({item.log_id for item in items})
-        run = _Run(partition, isolate, logged)
-        for item in items:
-            run.outcomes.append(await _process(gateway, run, item))
+        run = _Run(partition, isolate, logged, None if isolate else Coalescer(gateway))
+        for position, item in enumerate(items):
+            run.outcomes.append(await _process(gateway, run, position, item))
+        if run.coalescer is not None:
+            run.settle(await run.coalescer.write_all())
         await gateway.insert_log(run.records)
         await gateway.commit(owned)
     except BaseException:
@@ -136,15 +161,22 @@ async def _attempt(
     return run.result()
 
 
-async def _process(gateway: Gateway, run: _Run, item: BatchItem) -> Outcome:
+async def _process(gateway: Gateway, run: _Run, position: int, item: BatchItem) -> Outcome | None:
+    """The item's outcome; None while its write waits in the coalescer."""
     digest = body_digest(item.received.body)
+    if run.coalescer is not None and run.holds(item.log_id):
+        # A redelivery of an intent whose write waits: its outcome is needed now.
+        run.settle(await run.coalescer.write_all())
     prior = run.logged.get(item.log_id)
     if prior is not None and prior.digest != digest:
         return await _reused(gateway, run, item, digest)
     replaying = prior is not None and prior.status == DEAD_LETTERED and item.is_replay
     if prior is not None and not replaying:
         return Duplicate(intent_id=item.log_id, original=prior.outcome)
-    outcome = await _decide(gateway, run, item)
+    outcome = await _decide(gateway, run, position, item)
+    if outcome is None:
+        run.waiting[position] = (item, digest)
+        return None
     run.record(item.log_id, item, digest, outcome)
     return outcome
 
@@ -170,13 +202,23 @@ async def _reused(gateway: Gateway, run: _Run, item: BatchItem, digest: str) -> 
     return outcome
 
 
-async def _decide(gateway: Gateway, run: _Run, item: BatchItem) -> FinalOutcome:
+async def _decide(
+    gateway: Gateway, run: _Run, position: int, item: BatchItem
+) -> FinalOutcome | None:
     if item.rejection is not None:
         return item.rejection.outcome(item.log_id)
     assert item.intent is not None  # BatchItem holds exactly one of the two
     context = ApplyContext.for_user(item.received.user_id)
-    if not run.isolate:
-        return await apply_intent(gateway, item.intent, context)
+    coalescer = run.coalescer
+    if coalescer is not None:
+        if coalescer.join(position, item.intent, context):
+            return None
+        run.settle(await coalescer.write_touched(item.intent))
+        planned = await plan_intent(gateway, item.intent, context)
+        if isinstance(planned, Rewrite):
+            coalescer.start(position, planned)
+            return None
+        return planned
     await gateway.savepoint()
     try:
         outcome = await apply_intent(gateway, item.intent, context)

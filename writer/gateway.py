@@ -220,10 +220,13 @@ class Gateway:
         kptfile_status: str | None,
         updated_by: str,
         pending: str,
+        steps: int = 1,
     ) -> int:
         """The resources diff and the revision's new stamp in one statement; the new version.
 
-        `pending` is `set` (a render is now due), `clear` (one was applied) or `keep`.
+        `pending` is `set` (a render is now due), `clear` (one was applied) or `keep`. The new
+        version is at least `steps` microseconds past the old, leaving a version for each of
+        the `steps` intents folded into this write.
         """
         updated = await self.connection.fetchval(
             QUERIES["rewrite_resources"],
@@ -237,6 +240,7 @@ class Gateway:
             kptfile_status,
             updated_by,
             pending,
+            steps,
         )
         return _version(updated, f"package revision {namespace}/{name}")
 

@@ -34,8 +34,27 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
+Planner = Callable[[Gateway, Any, ApplyContext], Awaitable[FinalOutcome | resources.Rewrite]]
+
+PLANNERS: dict[str, Planner] = {
+    "resources_update": resources.plan_push,
+    "render_result": resources.plan_render,
+}
+"""The kinds whose write may be deferred and folded with the next pushes (writer.coalesce)."""
+
+
 async def apply_intent(gateway: Gateway, intent: Intent, context: ApplyContext) -> FinalOutcome:
     return await HANDLERS[intent.kind](gateway, intent, context)
 
 
-__all__ = ["HANDLERS", "ApplyContext", "apply_intent"]
+async def plan_intent(
+    gateway: Gateway, intent: Intent, context: ApplyContext
+) -> FinalOutcome | resources.Rewrite:
+    """A rewrite still to be written, for the kinds in PLANNERS; otherwise apply at once."""
+    planner = PLANNERS.get(intent.kind)
+    if planner is None:
+        return await apply_intent(gateway, intent, context)
+    return await planner(gateway, intent, context)
+
+
+__all__ = ["HANDLERS", "PLANNERS", "ApplyContext", "apply_intent", "plan_intent"]

@@ -7,7 +7,7 @@ keys are upserted in one statement, unchanged rows are not touched at all (their
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from messages.intents import RenderResult, ResourcesUpdate
@@ -78,35 +78,60 @@ async def _load_for_rewrite(
     return refusal if refusal is not None else (row, digests)
 
 
-async def _rewrite(
-    gateway: Gateway,
-    intent: ResourcesUpdate | RenderResult,
-    row: RevisionRow,
-    digests: dict[str, str],
-    context: ApplyContext,
-    *,
-    kptfile_status: str | None,
-    pending: str,
-) -> int:
-    diff = diff_resources(digests, intent.resources)
-    return await gateway.rewrite_resources(
-        intent.namespace,
-        intent.revision_name,
-        row.revision,
+@dataclass(frozen=True)
+class Rewrite:
+    """A push or render that passed its checks and is not written yet.
+
+    Written alone, or as the first of a run that writer.coalesce folds into one write.
+    """
+
+    intent: ResourcesUpdate | RenderResult
+    row: RevisionRow
+    """The revision as read before the run's first write."""
+    digests: dict[str, str]
+    """The md5 of each resource as read before the run's first write."""
+    updated_by: str
+    kptfile_status: str | None
+    pending: str
+    """What this intent does to the pending render: `set`, `clear` or `keep`."""
+
+
+def push_pending(intent: ResourcesUpdate, render_pending: bool) -> str:
+    if intent.requests_render:
+        return "set"
+    return "clear" if render_pending else "keep"
+
+
+async def write_rewrites(gateway: Gateway, run: Sequence[Rewrite]) -> list[int]:
+    """Write a run of rewrites of one revision as one statement; each one's version, in order.
+
+    The run's effect is its last rewrite's resources, diffed against what the first one read;
+    the pending render is what the last rewrite that changed it did; the kptfile status is the
+    last one given. The versions are the stamped version and the microseconds before it.
+    """
+    first, last = run[0], run[-1]
+    diff = diff_resources(first.digests, last.intent.resources)
+    changes = [rewrite.pending for rewrite in run if rewrite.pending != "keep"]
+    statuses = [rewrite.kptfile_status for rewrite in run if rewrite.kptfile_status is not None]
+    final = await gateway.rewrite_resources(
+        last.intent.namespace,
+        last.intent.revision_name,
+        first.row.revision,
         deleted=diff.deleted,
         upserted=diff.upserted,
-        resources_size=resources_size(intent.resources),
-        kptfile_status=kptfile_status,
-        updated_by=context.updated_by,
-        pending=pending,
+        resources_size=resources_size(last.intent.resources),
+        kptfile_status=statuses[-1] if statuses else None,
+        updated_by=last.updated_by,
+        pending=changes[-1] if changes else "keep",
+        steps=len(run),
     )
+    return [final - (len(run) - 1 - position) for position in range(len(run))]
 
 
-async def push(gateway: Gateway, intent: ResourcesUpdate, context: ApplyContext) -> FinalOutcome:
-    """A user's push; with requests_render the revision cannot be proposed until rendered.
-
-    Two round trips: one read (revision and digests), one write (diff and stamp).
-    """
+async def plan_push(
+    gateway: Gateway, intent: ResourcesUpdate, context: ApplyContext
+) -> FinalOutcome | Rewrite:
+    """Check a user's push against the revision; a Rewrite when it applies."""
     loaded = await _load_for_rewrite(gateway, intent)
     if isinstance(loaded, Rejected):
         return loaded
@@ -114,17 +139,13 @@ async def push(gateway: Gateway, intent: ResourcesUpdate, context: ApplyContext)
     conflict = check_expected(intent, intent.expected_version, row)
     if conflict is not None:
         return conflict
-    if intent.requests_render:
-        pending = "set"
-    else:
-        pending = "clear" if row.pending_version is not None else "keep"
-    version = await _rewrite(
-        gateway, intent, row, digests, context, kptfile_status=None, pending=pending
-    )
-    return applied(intent, version)
+    pending = push_pending(intent, row.pending_version is not None)
+    return Rewrite(intent, row, digests, context.updated_by, None, pending)
 
 
-async def render(gateway: Gateway, intent: RenderResult, context: ApplyContext) -> FinalOutcome:
+async def plan_render(
+    gateway: Gateway, intent: RenderResult, context: ApplyContext
+) -> FinalOutcome | Rewrite:
     """The controller's write-back: compare-and-set on the version it rendered (guarantee 7)."""
     loaded = await _load_for_rewrite(gateway, intent)
     if isinstance(loaded, Rejected):
@@ -137,13 +158,23 @@ async def render(gateway: Gateway, intent: RenderResult, context: ApplyContext) 
             current_version=row.version,
         )
     pending = "clear" if row.pending_version is not None else "keep"
-    version = await _rewrite(
-        gateway,
-        intent,
-        row,
-        digests,
-        context,
-        kptfile_status=intent.kptfile_status,
-        pending=pending,
-    )
-    return applied(intent, version)
+    return Rewrite(intent, row, digests, context.updated_by, intent.kptfile_status, pending)
+
+
+async def _write_alone(gateway: Gateway, planned: FinalOutcome | Rewrite) -> FinalOutcome:
+    if not isinstance(planned, Rewrite):
+        return planned
+    (version,) = await write_rewrites(gateway, [planned])
+    return applied(planned.intent, version)
+
+
+async def push(gateway: Gateway, intent: ResourcesUpdate, context: ApplyContext) -> FinalOutcome:
+    """A user's push; with requests_render the revision cannot be proposed until rendered.
+
+    Two round trips: one read (revision and digests), one write (diff and stamp).
+    """
+    return await _write_alone(gateway, await plan_push(gateway, intent, context))
+
+
+async def render(gateway: Gateway, intent: RenderResult, context: ApplyContext) -> FinalOutcome:
+    return await _write_alone(gateway, await plan_render(gateway, intent, context))

@@ -139,7 +139,9 @@ WHERE r.k8s_name_space = $1 AND r.k8s_name = $2;
 -- name: rewrite_resources
 -- A push's or a render's one write: delete the keys that went away ($4), upsert the new and
 -- changed ones ($5, $6), stamp the revision, and set ($10 = 'set'), clear ('clear') or keep the
--- pending render. The sub-statements touch disjoint rows, so one snapshot serves them all.
+-- pending render. The new version is at least $11 microseconds past the old one, so that each of
+-- the $11 intents folded into this write (writer.coalesce) has a version of its own.
+-- The sub-statements touch disjoint rows, so one snapshot serves them all.
 WITH gone AS (
     DELETE FROM resources
     WHERE k8s_name_space = $1 AND k8s_name = $2 AND resource_key = ANY($4::text[])
@@ -153,7 +155,7 @@ WITH gone AS (
 ), stamped AS (
     UPDATE package_revisions
     SET resources_size = $7, kptfile_status = COALESCE($8, kptfile_status), updatedby = $9,
-        updated = GREATEST(clock_timestamp(), updated + interval '1 microsecond')
+        updated = GREATEST(clock_timestamp(), updated + interval '1 microsecond' * $11::int)
     WHERE k8s_name_space = $1 AND k8s_name = $2
     RETURNING updated
 ), pending_set AS (
