@@ -1,10 +1,10 @@
 """One transaction per batch of intents of one partition: lock, deduplicate, apply, record.
 
 The fast path applies the whole batch without savepoints, and folds consecutive pushes to one
-revision into one write (writer.coalesce). When the database refuses one
-intent's data (a constraint, invalid text), the transaction rolls back and the batch runs
-again with each intent in its own savepoint, so only that intent is rejected. Transient
-failures propagate unchanged: the transaction rolled back, and the caller retries the batch.
+revision into one write (writer.coalesce). When the database refuses one intent's data (a
+constraint, invalid text), the transaction rolls back and the batch runs again with each
+intent in its own savepoint, so only that intent is rejected. Transient failures propagate
+unchanged: the transaction rolled back, and the caller retries the batch.
 """
 
 from __future__ import annotations
@@ -78,7 +78,8 @@ class _Run:
     logged: dict[UUID, Logged]
     coalescer: Coalescer | None
     """None in the fallback: there every intent is written alone, in its own savepoint."""
-    records: list[LogRecord] = field(default_factory=list)
+    records: list[tuple[int, LogRecord]] = field(default_factory=list)
+    """(position in the batch, record): written in batch order, whenever each was decided."""
     outcomes: list[Outcome | None] = field(default_factory=list)
     """None for an item whose write waits in the coalescer, until it is written."""
     waiting: dict[int, tuple[BatchItem, str]] = field(default_factory=dict)
@@ -92,10 +93,13 @@ class _Run:
         for position, outcome in written:
             item, digest = self.waiting.pop(position)
             self.outcomes[position] = outcome
-            self.record(item.log_id, item, digest, outcome)
+            self.record(position, item.log_id, item, digest, outcome)
 
-    def record(self, record_id: UUID, item: BatchItem, digest: str, outcome: FinalOutcome) -> None:
-        self.records.append(_log_record(record_id, self.partition, item, digest, outcome))
+    def record(
+        self, position: int, record_id: UUID, item: BatchItem, digest: str, outcome: FinalOutcome
+    ) -> None:
+        record = _log_record(record_id, self.partition, item, digest, outcome)
+        self.records.append((position, record))
         self.logged[record_id] = Logged(digest=digest, status=outcome.status, outcome=outcome)
 
     def result(self) -> BatchResult:
@@ -153,7 +157,7 @@ async def _attempt(
             run.outcomes.append(await _process(gateway, run, position, item))
         if run.coalescer is not None:
             run.settle(await run.coalescer.write_all())
-        await gateway.insert_log(run.records)
+        await gateway.insert_log([record for _, record in sorted(run.records, key=_position)])
         await gateway.commit(owned)
     except BaseException:
         await gateway.rollback(owned)
@@ -169,7 +173,7 @@ async def _process(gateway: Gateway, run: _Run, position: int, item: BatchItem) 
         run.settle(await run.coalescer.write_all())
     prior = run.logged.get(item.log_id)
     if prior is not None and prior.digest != digest:
-        return await _reused(gateway, run, item, digest)
+        return await _reused(gateway, run, position, item, digest)
     replaying = prior is not None and prior.status == DEAD_LETTERED and item.is_replay
     if prior is not None and not replaying:
         return Duplicate(intent_id=item.log_id, original=prior.outcome)
@@ -177,11 +181,13 @@ async def _process(gateway: Gateway, run: _Run, position: int, item: BatchItem) 
     if outcome is None:
         run.waiting[position] = (item, digest)
         return None
-    run.record(item.log_id, item, digest, outcome)
+    run.record(position, item.log_id, item, digest, outcome)
     return outcome
 
 
-async def _reused(gateway: Gateway, run: _Run, item: BatchItem, digest: str) -> Outcome:
+async def _reused(
+    gateway: Gateway, run: _Run, position: int, item: BatchItem, digest: str
+) -> Outcome:
     """A second, different body under a known id: rejected, recorded under a derived id.
 
     Rare, so its lookup is a query of its own rather than hashing every body twice up front.
@@ -198,7 +204,7 @@ async def _reused(gateway: Gateway, run: _Run, item: BatchItem, digest: str) -> 
         message=f"intent id {item.log_id} was already used for a different intent "
         f"(recorded under {record_id})",
     )
-    run.record(record_id, item, digest, outcome)
+    run.record(position, record_id, item, digest, outcome)
     return outcome
 
 
@@ -240,6 +246,10 @@ async def _decide(
         )
     await gateway.release_savepoint()
     return outcome
+
+
+def _position(entry: tuple[int, LogRecord]) -> int:
+    return entry[0]
 
 
 def _log_record(

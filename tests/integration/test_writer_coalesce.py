@@ -108,6 +108,26 @@ async def test_interleaved_packages_each_coalesce_and_a_lifecycle_change_sees_th
     assert (await revision_row(db, NS, "two-v1"))["lifecycle"] == "Proposed"
 
 
+async def test_the_intent_log_keeps_batch_order_when_writes_wait(
+    db: asyncpg.Connection,
+) -> None:
+    await setup_draft(db, "one", "one-v1")
+    await setup_draft(db, "two", "two-v1")
+    intents = [
+        make_push(NS, "one", "one-v1", sample_resources(n__yaml="1")),
+        make_push(NS, "two", "two-v1", sample_resources(n__yaml="1")),
+        make_push(NS, "one", "one-v1", sample_resources(n__yaml="2")),
+    ]
+
+    await apply(db, *intents)
+
+    logged = await db.fetch(
+        "SELECT intent_id FROM intent_log WHERE intent_id = ANY($1::uuid[]) ORDER BY seq",
+        [intent.intent_id for intent in intents],
+    )
+    assert [record["intent_id"] for record in logged] == [i.intent_id for i in intents]
+
+
 # The equivalence check: every sequence of three intents from this alphabet, applied as one
 # batch to one revision and one at a time to another, must give the same outcomes (versions
 # compared by which intent made them) and the same final revision.
