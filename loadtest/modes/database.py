@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from loadtest.ledger import Result, Status
 from loadtest.modes import NewRevision, Snapshot
 from loadtest.queries import QUERIES
 from loadtest.workload import Names
@@ -111,6 +112,10 @@ class DatabaseBackend:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+
+    async def setup(self, revisions: Sequence[NewRevision]) -> list[Result]:
+        versions = await setup_namespace(self.pool, self.names, revisions)
+        return [Result(Status.APPLIED, version=version) for version in versions]
 
     async def read(self, revision: str) -> Snapshot | None:
         return await read_revision(self.pool, self.names, revision)

@@ -13,7 +13,7 @@ A lifecycle change rewrites the resources from the copy it read, as porch's does
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 
 import asyncpg
 
@@ -25,7 +25,6 @@ from loadtest.modes.database import (
     DatabaseBackend,
     insert_revision,
     resources_size,
-    setup_namespace,
     version_of,
 )
 from loadtest.queries import QUERIES
@@ -43,6 +42,18 @@ def rejected(detail: str) -> Result:
     return Result(Status.REJECTED, detail=detail)
 
 
+def rewrite_refusal(
+    lifecycle: str, version: int, wanted: int | None, mismatch: Status
+) -> Result | None:
+    """porch's checks before a push or a render rewrites resources: the revision is a Draft at
+    the version the writer wants (a push may want none); `mismatch` answers another version."""
+    if lifecycle != DRAFT:
+        return rejected("not_draft")
+    if wanted is not None and version != wanted:
+        return Result(mismatch)
+    return None
+
+
 class LegacyBackend(DatabaseBackend):
     def __init__(
         self, database_url: str, names: Names, pool_size: int, *, atomic: bool = False
@@ -50,35 +61,28 @@ class LegacyBackend(DatabaseBackend):
         super().__init__(database_url, names, pool_size)
         self._atomic = atomic
 
-    async def setup(self, revisions: Sequence[NewRevision]) -> list[Result]:
-        versions = await setup_namespace(self.pool, self.names, revisions)
-        return [Result(Status.APPLIED, version=version) for version in versions]
-
     async def push(
         self, package: int, revision: str, resources: Mapping[str, str], expected: int | None
     ) -> Result:
-        async with self.pool.acquire() as connection:
-            state = await connection.fetchrow(QUERIES["read_state"], self.names.namespace, revision)
-            if state is None:
-                return rejected("unknown_revision")
-            if state["lifecycle"] != DRAFT:
-                return rejected("not_draft")
-            if expected is not None and version_of(state["updated"]) != expected:
-                return Result(Status.CONFLICT)
-            return await self._write(connection, revision, resources)
+        return await self._check_then_write(revision, resources, expected, Status.CONFLICT)
 
     async def render(
         self, package: int, revision: str, resources: Mapping[str, str], base_version: int
     ) -> Result:
+        # checkRenderStale, like the push's check: a read, then (not atomically) the write.
+        return await self._check_then_write(revision, resources, base_version, Status.STALE)
+
+    async def _check_then_write(
+        self, revision: str, resources: Mapping[str, str], wanted: int | None, mismatch: Status
+    ) -> Result:
         async with self.pool.acquire() as connection:
-            # checkRenderStale: a read, then (not atomically) the write.
             state = await connection.fetchrow(QUERIES["read_state"], self.names.namespace, revision)
             if state is None:
                 return rejected("unknown_revision")
-            if state["lifecycle"] != DRAFT:
-                return rejected("not_draft")
-            if version_of(state["updated"]) != base_version:
-                return Result(Status.STALE)
+            version = version_of(state["updated"])
+            refusal = rewrite_refusal(state["lifecycle"], version, wanted, mismatch)
+            if refusal is not None:
+                return refusal
             return await self._write(connection, revision, resources)
 
     async def lifecycle(self, package: int, revision: str, target: str) -> Result:

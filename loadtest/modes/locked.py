@@ -8,7 +8,7 @@ another; a render whose base moved is `stale`, a push whose expected version mov
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 
 import asyncpg
 
@@ -20,10 +20,15 @@ from loadtest.modes.database import (
     DatabaseBackend,
     insert_revision,
     resources_size,
-    setup_namespace,
     version_of,
 )
-from loadtest.modes.legacy import DRAFT, PROPOSED, TRANSITIONS, error_result, rejected
+from loadtest.modes.legacy import (
+    PROPOSED,
+    TRANSITIONS,
+    error_result,
+    rejected,
+    rewrite_refusal,
+)
 from loadtest.queries import QUERIES
 
 Locked = Callable[[Connection, int, str], Awaitable[Result]]
@@ -31,10 +36,6 @@ Locked = Callable[[Connection, int, str], Awaitable[Result]]
 
 
 class LockedBackend(DatabaseBackend):
-    async def setup(self, revisions: Sequence[NewRevision]) -> list[Result]:
-        versions = await setup_namespace(self.pool, self.names, revisions)
-        return [Result(Status.APPLIED, version=version) for version in versions]
-
     async def _under_lock(self, revision: str, body: Locked) -> Result:
         try:
             async with self.pool.acquire() as connection, connection.transaction():
@@ -50,26 +51,27 @@ class LockedBackend(DatabaseBackend):
     async def push(
         self, package: int, revision: str, resources: Mapping[str, str], expected: int | None
     ) -> Result:
-        async def body(connection: Connection, version: int, lifecycle: str) -> Result:
-            if lifecycle != DRAFT:
-                return rejected("not_draft")
-            if expected is not None and version != expected:
-                return Result(Status.CONFLICT)
-            return await self._replace(connection, revision, resources)
-
-        return await self._under_lock(revision, body)
+        return await self._under_lock(
+            revision, self._checked_replace(revision, resources, expected, Status.CONFLICT)
+        )
 
     async def render(
         self, package: int, revision: str, resources: Mapping[str, str], base_version: int
     ) -> Result:
+        return await self._under_lock(
+            revision, self._checked_replace(revision, resources, base_version, Status.STALE)
+        )
+
+    def _checked_replace(
+        self, revision: str, resources: Mapping[str, str], wanted: int | None, mismatch: Status
+    ) -> Locked:
         async def body(connection: Connection, version: int, lifecycle: str) -> Result:
-            if lifecycle != DRAFT:
-                return rejected("not_draft")
-            if version != base_version:
-                return Result(Status.STALE)
+            refusal = rewrite_refusal(lifecycle, version, wanted, mismatch)
+            if refusal is not None:
+                return refusal
             return await self._replace(connection, revision, resources)
 
-        return await self._under_lock(revision, body)
+        return body
 
     async def lifecycle(self, package: int, revision: str, target: str) -> Result:
         async def body(connection: Connection, version: int, lifecycle: str) -> Result:
