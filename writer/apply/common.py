@@ -12,9 +12,13 @@ from messages.fields import Lifecycle
 from messages.intents import (
     ExternalRevisionSync,
     IntentBase,
+    LifecycleChange,
+    MetadataSet,
     PlaceholderUpsert,
     RevisionCreate,
+    RevisionDelete,
     RevisionIntent,
+    RevisionPublish,
 )
 from messages.outcomes import Applied, Conflict, Rejected, RejectReason
 from writer.gateway import Gateway
@@ -53,6 +57,16 @@ async def load_revision(gateway: Gateway, intent: RevisionIntent) -> RevisionRow
         return unknown_revision(intent)
     refusal = check_package(intent, row)
     return row if refusal is None else refusal
+
+
+async def load_at_expected(
+    gateway: Gateway, intent: LifecycleChange | RevisionPublish | MetadataSet | RevisionDelete
+) -> RevisionRow | Rejected | Conflict:
+    """The revision the intent names, if it is at the version the intent expects (if any)."""
+    row = await load_revision(gateway, intent)
+    if isinstance(row, Rejected):
+        return row
+    return check_expected(intent, intent.expected_version, row) or row
 
 
 def unknown_revision(intent: RevisionIntent) -> Rejected:

@@ -12,8 +12,7 @@ from messages.outcomes import FinalOutcome, RejectReason
 from writer.apply.common import (
     ApplyContext,
     applied,
-    check_expected,
-    load_revision,
+    load_at_expected,
     rejected,
     revision_label,
 )
@@ -40,12 +39,9 @@ def transition_problem(current: Lifecycle, target: Lifecycle) -> str | None:
 
 
 async def change(gateway: Gateway, intent: LifecycleChange, context: ApplyContext) -> FinalOutcome:
-    row = await load_revision(gateway, intent)
+    row = await load_at_expected(gateway, intent)
     if not isinstance(row, RevisionRow):
         return row
-    conflict = check_expected(intent, intent.expected_version, row)
-    if conflict is not None:
-        return conflict
     target = Lifecycle(intent.lifecycle)
     problem = transition_problem(row.lifecycle, target)
     if problem is not None:
@@ -67,12 +63,9 @@ async def change(gateway: Gateway, intent: LifecycleChange, context: ApplyContex
 
 async def publish(gateway: Gateway, intent: RevisionPublish, context: ApplyContext) -> FinalOutcome:
     """Numbers the revision max + 1 over the package and makes it the package's only latest."""
-    row = await load_revision(gateway, intent)
+    row = await load_at_expected(gateway, intent)
     if not isinstance(row, RevisionRow):
         return row
-    conflict = check_expected(intent, intent.expected_version, row)
-    if conflict is not None:
-        return conflict
     if row.lifecycle is not Lifecycle.PROPOSED:
         return rejected(
             intent,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from messages.intents import MetadataSet
 from messages.outcomes import FinalOutcome
-from writer.apply.common import ApplyContext, applied, check_expected, load_revision
+from writer.apply.common import ApplyContext, applied, load_at_expected
 from writer.gateway import Gateway
 from writer.rows import RevisionRow
 
@@ -12,12 +12,9 @@ from writer.rows import RevisionRow
 async def set_metadata(
     gateway: Gateway, intent: MetadataSet, context: ApplyContext
 ) -> FinalOutcome:
-    row = await load_revision(gateway, intent)
+    row = await load_at_expected(gateway, intent)
     if not isinstance(row, RevisionRow):
         return row
-    conflict = check_expected(intent, intent.expected_version, row)
-    if conflict is not None:
-        return conflict
     version = await gateway.update_metadata(
         intent.namespace,
         intent.revision_name,

@@ -8,10 +8,9 @@ from messages.outcomes import FinalOutcome, RejectReason
 from writer.apply.common import (
     ApplyContext,
     applied,
-    check_expected,
     check_placement,
     ensure_package,
-    load_revision,
+    load_at_expected,
     rejected,
     revision_label,
 )
@@ -59,12 +58,9 @@ async def create(gateway: Gateway, intent: RevisionCreate, context: ApplyContext
 
 async def delete(gateway: Gateway, intent: RevisionDelete, context: ApplyContext) -> FinalOutcome:
     """Porch's rule: a published revision is first proposed for deletion; a placeholder is not."""
-    row = await load_revision(gateway, intent)
+    row = await load_at_expected(gateway, intent)
     if not isinstance(row, RevisionRow):
         return row
-    conflict = check_expected(intent, intent.expected_version, row)
-    if conflict is not None:
-        return conflict
     if row.lifecycle is Lifecycle.PUBLISHED and row.revision > 0:
         return rejected(
             intent,
