@@ -84,31 +84,6 @@ def dead_letter_row(
     )
 
 
-async def record_dead_letter(
-    connection: Connection,
-    received: Received,
-    *,
-    queue: str | None,
-    partition: int | None,
-    reason: str,
-    death_count: int | None,
-    properties: Mapping[str, object],
-    received_at: datetime | None = None,
-) -> bool:
-    """Store the dead letter; True when the producer should be told (it was never applied)."""
-    letter = dead_letter_row(
-        received,
-        queue=queue,
-        partition=partition,
-        reason=reason,
-        death_count=death_count,
-        properties=properties,
-        received_at=received_at,
-    )
-    _, logged = await Gateway(connection).record_dead_letter(letter)
-    return logged
-
-
 async def list_dead_letters(
     connection: Connection, *, include_replayed: bool = False
 ) -> list[DeadLetterRow]:

@@ -18,15 +18,15 @@ from tests.factories import (
     to_item,
     to_received,
 )
-from writer.deadletters import list_dead_letters, mark_replayed, record_dead_letter
+from writer.deadletters import dead_letter_row, list_dead_letters, mark_replayed
 from writer.gateway import Gateway
 
 QUEUE = "porch.intents.p01"
 
 
 async def dead_letter(db: asyncpg.Connection, received: Received) -> bool:
-    return await record_dead_letter(
-        db,
+    """Store the dead letter; whether the producer should be told (it was never applied)."""
+    letter = dead_letter_row(
         received,
         queue=QUEUE,
         partition=1,
@@ -34,6 +34,8 @@ async def dead_letter(db: asyncpg.Connection, received: Received) -> bool:
         death_count=20,
         properties={"message_id": received.message_id, "timestamp": b"\x00\x01"},
     )
+    _, logged = await Gateway(db).record_dead_letter(letter)
+    return logged
 
 
 async def test_a_never_applied_delivery_is_logged_dead_lettered_and_replayable(
