@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import cast
 
 import aiormq
@@ -43,11 +43,8 @@ CONSUMER_START_TIMEOUT_S = 30.0
 
 @dataclass
 class ActorStats:
-    batches: int = 0
-    deliveries: int = 0
     restarts: int = 0
-    coalesced: int = 0
-    batch_sizes: list[int] = field(default_factory=list)
+    """Times the actor left its consumer and started again (a crash, a lost channel)."""
 
 
 @dataclass
@@ -309,10 +306,6 @@ class PartitionActor:
                 await send_outcome(channel, message.reply_to, correlation_id, outcome)
 
     def _record(self, items: Sequence[BatchItem], result: BatchResult, started: float) -> None:
-        self.stats.batches += 1
-        self.stats.deliveries += len(items)
-        self.stats.batch_sizes.append(len(items))
-        self.stats.coalesced += result.coalesced
         counts: dict[str, int] = {}
         for item, outcome in zip(items, result.outcomes, strict=True):
             counts[outcome.status] = counts.get(outcome.status, 0) + 1
